@@ -1,0 +1,76 @@
+// Package app builds TaskFlow's Fiber application from its dependencies, so
+// the server and the tests run exactly the same thing.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/pprof"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"gorm.io/gorm"
+
+	"taskflow/config"
+	"taskflow/database"
+	"taskflow/middleware"
+	"taskflow/routes"
+)
+
+// Name is the service's name as GET / reports it.
+const Name = "TaskFlow API"
+
+// headerBufferSize fits request headers with 8 KiB bearer tokens (Better
+// Auth puts the whole user in its JWT) and the usual rest.
+const headerBufferSize = 16 << 10
+
+// Deps is everything the app needs from outside.
+type Deps struct {
+	Config  config.Config
+	DB      *gorm.DB
+	Logger  *slog.Logger
+	Version string
+	Started time.Time
+}
+
+// New builds the whole application: Fiber's settings, the middleware chain
+// in order, and every route group.
+func New(d Deps) *fiber.App {
+	cfg := d.Config
+	app := fiber.New(fiber.Config{
+		ErrorHandler:            errorHandler(d.Logger),
+		Immutable:               true, // values from a Ctx stay valid after the handler returns
+		BodyLimit:               cfg.BodyLimit,
+		ReadTimeout:             cfg.ReadTimeout,
+		WriteTimeout:            cfg.WriteTimeout,
+		IdleTimeout:             cfg.IdleTimeout,
+		ReadBufferSize:          headerBufferSize,
+		Network:                 fiber.NetworkTCP, // IPv4 and IPv6: Railway's private network is IPv6
+		DisableStartupMessage:   true,
+		EnableTrustedProxyCheck: true, // the proxy header counts only from TRUSTED_PROXIES
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             cfg.ProxyHeader,
+		CaseSensitive:           true,
+	})
+
+	app.Use(middleware.RequestID())
+	app.Use(middleware.AccessLog(d.Logger))
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: logPanic(d.Logger)}))
+	app.Use(middleware.SecurityHeaders(cfg.IsProduction()))
+	app.Use(middleware.CORS(cfg.CORSOrigins))
+	if cfg.Debug && !cfg.IsProduction() {
+		app.Use(pprof.New())
+	}
+
+	info := routes.ServiceInfo{Name: Name, Version: d.Version, Environment: cfg.Environment, Started: d.Started}
+	routes.Service(app, info, func(ctx context.Context) error { return database.Ping(ctx, d.DB) }, cfg.HealthTimeout)
+
+	return app
+}
+
+func logPanic(log *slog.Logger) func(*fiber.Ctx, any) {
+	return func(c *fiber.Ctx, recovered any) {
+		log.ErrorContext(c.UserContext(), "handler panicked", "request_id", middleware.RequestIDFrom(c), "panic", recovered)
+	}
+}

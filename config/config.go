@@ -1,0 +1,245 @@
+// Package config loads TaskFlow's settings from the environment and checks
+// them before anything starts. It is the only package that reads variables.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Environments TaskFlow knows.
+const (
+	Development = "development"
+	Test        = "test"
+	Production  = "production"
+)
+
+// MinSecretLength is the shortest secret accepted in production (256 bits of
+// base64 or hex text is longer; 32 characters is the floor).
+const MinSecretLength = 32
+
+// Secret is a string that never prints its value, so a secret cannot reach
+// a log line or an error message by accident.
+type Secret string
+
+func (Secret) String() string                 { return "[redacted]" }
+func (Secret) GoString() string               { return "[redacted]" }
+func (Secret) LogValue() slog.Value           { return slog.StringValue("[redacted]") }
+func (s Secret) Reveal() string               { return string(s) }
+func (s Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// Config is every setting of the service. Field tags name the variable and
+// its default; .env.example documents each one.
+type Config struct {
+	Environment string `env:"ENVIRONMENT" envDefault:"development"`
+	Debug       bool   `env:"DEBUG"`
+	LogLevel    string `env:"LOG_LEVEL" envDefault:"info"`
+
+	APIHost string `env:"API_HOST" envDefault:"0.0.0.0"`
+	APIPort int    `env:"API_PORT" envDefault:"8000"`
+	// Port is set by hosting platforms such as Railway and wins over APIPort.
+	Port int `env:"PORT"`
+
+	DatabaseURL string `env:"DATABASE_URL"`
+	// DirectDatabaseURL, when set, is what `taskflow migrate` connects to:
+	// DDL belongs on a direct connection, not through a transaction pooler.
+	DirectDatabaseURL string        `env:"DIRECT_DATABASE_URL"`
+	DBMaxOpenConns    int           `env:"DB_MAX_OPEN_CONNS" envDefault:"12"`
+	DBMaxIdleConns    int           `env:"DB_MAX_IDLE_CONNS" envDefault:"10"`
+	DBConnMaxLifetime time.Duration `env:"DB_CONN_MAX_LIFETIME" envDefault:"1h"`
+	DBConnMaxIdleTime time.Duration `env:"DB_CONN_MAX_IDLE_TIME" envDefault:"10m"`
+	DBQueryTimeout    time.Duration `env:"DB_QUERY_TIMEOUT" envDefault:"5s"`
+	HealthTimeout     time.Duration `env:"HEALTH_TIMEOUT" envDefault:"2s"`
+	// AutoMigrate runs the schema migration at start-up; turn it off when a
+	// pre-deploy step runs `taskflow migrate`.
+	AutoMigrate bool `env:"AUTO_MIGRATE" envDefault:"true"`
+
+	JWTSecretKey     Secret        `env:"JWT_SECRET_KEY"`
+	JWTIssuer        string        `env:"JWT_ISSUER" envDefault:"taskflow"`
+	AccessTokenTTL   time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"15m"`
+	RefreshTokenTTL  time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"720h"`
+	BetterAuthSecret Secret        `env:"BETTER_AUTH_SECRET"`
+	BetterAuthURL    string        `env:"BETTER_AUTH_URL"`
+	AuthJWKSURL      string        `env:"AUTH_JWKS_URL"`
+
+	CORSOrigins    []string `env:"CORS_ORIGINS" envSeparator:","`
+	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
+	ProxyHeader    string   `env:"PROXY_HEADER" envDefault:"X-Real-IP"`
+	RedisURL       Secret   `env:"REDIS_URL"`
+	AuthRateLimit  int      `env:"AUTH_RATE_LIMIT" envDefault:"10"`
+	LoginFailLimit int      `env:"LOGIN_FAIL_LIMIT" envDefault:"5"`
+
+	BodyLimit       int           `env:"BODY_LIMIT" envDefault:"1048576"`
+	ReadTimeout     time.Duration `env:"READ_TIMEOUT" envDefault:"10s"`
+	WriteTimeout    time.Duration `env:"WRITE_TIMEOUT" envDefault:"15s"`
+	IdleTimeout     time.Duration `env:"IDLE_TIMEOUT" envDefault:"60s"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+
+	MaxTasksPerUser int `env:"MAX_TASKS_PER_USER" envDefault:"10000"`
+	MaxTagsPerUser  int `env:"MAX_TAGS_PER_USER" envDefault:"500"`
+
+	// Warnings are notes for the operator found while loading (for example a
+	// secret generated for this process); Load never fails for them.
+	Warnings []string `env:"-"`
+}
+
+// IsProduction reports whether the service runs in production.
+func (c Config) IsProduction() bool { return c.Environment == Production }
+
+// ListenAddr is the address to bind: PORT wins over API_PORT.
+func (c Config) ListenAddr() string {
+	port := c.APIPort
+	if c.Port != 0 {
+		port = c.Port
+	}
+	host := c.APIHost
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		host = "[" + host + "]"
+	}
+	return fmt.Sprintf("%s:%d", host, port)
+}
+
+// DefaultDevCORSOrigin is the Next.js development server, allowed outside
+// production when CORS_ORIGINS is not set.
+const DefaultDevCORSOrigin = "http://localhost:3000"
+
+// Load reads the configuration through getenv and validates it. The error,
+// if any, lists every problem at once and names variables, never values.
+func Load(getenv func(string) string) (Config, error) {
+	var cfg Config
+	environ, err := environFrom(getenv)
+	if err != nil {
+		return cfg, err
+	}
+	var problems []string
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ}); err != nil {
+		problems = append(problems, parseProblems(err)...)
+	}
+	cfg.trim()
+	problems = append(problems, cfg.validate()...)
+	if len(problems) > 0 {
+		return cfg, &Error{Problems: problems}
+	}
+	cfg.fillDevelopmentDefaults()
+	return cfg, nil
+}
+
+// Error lists every configuration problem found.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// environFrom asks getenv for every variable Config knows, so the parser
+// never sees the rest of the process environment.
+func environFrom(getenv func(string) string) (map[string]string, error) {
+	params, err := env.GetFieldParams(&Config{})
+	if err != nil {
+		return nil, err
+	}
+	environ := make(map[string]string, len(params))
+	for _, p := range params {
+		if v := getenv(p.Key); v != "" {
+			environ[p.Key] = v
+		}
+	}
+	return environ, nil
+}
+
+// parseProblems turns the parser's errors into messages that name the
+// variable but not its value.
+func parseProblems(err error) []string {
+	keys := fieldKeys()
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return []string{"the environment could not be read"}
+	}
+	var problems []string
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			problems = append(problems, fmt.Sprintf("%s: must be %s", keys[pe.Name], describeType(pe.Type)))
+			continue
+		}
+		problems = append(problems, "the environment could not be read")
+	}
+	return problems
+}
+
+func fieldKeys() map[string]string {
+	keys := map[string]string{}
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		keys[f.Name], _, _ = strings.Cut(f.Tag.Get("env"), ",")
+	}
+	return keys
+}
+
+func describeType(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[time.Duration]():
+		return "a duration such as 15m or 30s"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() == reflect.Int:
+		return "a whole number"
+	default:
+		return "a valid " + t.String()
+	}
+}
+
+func (c *Config) trim() {
+	c.Environment = strings.ToLower(strings.TrimSpace(c.Environment))
+	c.LogLevel = strings.ToLower(strings.TrimSpace(c.LogLevel))
+	c.DatabaseURL = strings.TrimSpace(c.DatabaseURL)
+	c.CORSOrigins = nonEmpty(c.CORSOrigins)
+	c.TrustedProxies = nonEmpty(c.TrustedProxies)
+	c.BetterAuthURL = strings.TrimRight(strings.TrimSpace(c.BetterAuthURL), "/")
+	c.AuthJWKSURL = strings.TrimSpace(c.AuthJWKSURL)
+}
+
+func nonEmpty(items []string) []string {
+	var out []string
+	for _, item := range items {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// fillDevelopmentDefaults gives a development or test process what production
+// must configure: per-process random secrets and the local frontend origin.
+func (c *Config) fillDevelopmentDefaults() {
+	if c.IsProduction() {
+		return
+	}
+	if c.JWTSecretKey == "" {
+		c.JWTSecretKey = randomSecret()
+		c.Warnings = append(c.Warnings, "JWT_SECRET_KEY is not set: using a random key for this process; tokens will not survive a restart")
+	}
+	if c.BetterAuthSecret == "" && c.AuthJWKSURL == "" {
+		c.BetterAuthSecret = randomSecret()
+		c.Warnings = append(c.Warnings, "BETTER_AUTH_SECRET and AUTH_JWKS_URL are not set: using a random secret for this process; frontend tokens will be refused")
+	}
+	if len(c.CORSOrigins) == 0 {
+		c.CORSOrigins = []string{DefaultDevCORSOrigin}
+		c.Warnings = append(c.Warnings, "CORS_ORIGINS is not set: allowing "+DefaultDevCORSOrigin+" only")
+	}
+}
+
+func randomSecret() Secret {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return Secret(hex.EncodeToString(b))
+}

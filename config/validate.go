@@ -1,0 +1,190 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+)
+
+// validate returns every problem with the configuration, each naming its
+// variable. Values are never quoted: some are secrets.
+func (c Config) validate() []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	switch c.Environment {
+	case Development, Test, Production:
+	default:
+		add("ENVIRONMENT: must be development, test or production")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("LOG_LEVEL: must be debug, info, warn or error")
+	}
+	for name, port := range map[string]int{"API_PORT": c.APIPort, "PORT": c.Port} {
+		if port < 0 || port > 65535 {
+			add("%s: must be a port number from 0 to 65535", name)
+		}
+	}
+	problems = append(problems, c.validateLimits()...)
+	problems = append(problems, c.validateURLs()...)
+	for _, origin := range c.CORSOrigins {
+		if msg := originProblem(origin, c.IsProduction()); msg != "" {
+			add("CORS_ORIGINS: %s", msg)
+		}
+	}
+	for _, proxy := range c.TrustedProxies {
+		if !isIPOrCIDR(proxy) {
+			add("TRUSTED_PROXIES: each entry must be an IP address or a CIDR range")
+			break
+		}
+	}
+	if c.IsProduction() {
+		problems = append(problems, c.validateProduction()...)
+	}
+	return problems
+}
+
+func (c Config) validateLimits() []string {
+	var problems []string
+	positive := []struct {
+		name  string
+		value int64
+	}{
+		{"DB_MAX_OPEN_CONNS", int64(c.DBMaxOpenConns)},
+		{"DB_QUERY_TIMEOUT", int64(c.DBQueryTimeout)},
+		{"HEALTH_TIMEOUT", int64(c.HealthTimeout)},
+		{"ACCESS_TOKEN_TTL", int64(c.AccessTokenTTL)},
+		{"REFRESH_TOKEN_TTL", int64(c.RefreshTokenTTL)},
+		{"AUTH_RATE_LIMIT", int64(c.AuthRateLimit)},
+		{"LOGIN_FAIL_LIMIT", int64(c.LoginFailLimit)},
+		{"BODY_LIMIT", int64(c.BodyLimit)},
+		{"READ_TIMEOUT", int64(c.ReadTimeout)},
+		{"WRITE_TIMEOUT", int64(c.WriteTimeout)},
+		{"IDLE_TIMEOUT", int64(c.IdleTimeout)},
+		{"SHUTDOWN_TIMEOUT", int64(c.ShutdownTimeout)},
+		{"MAX_TASKS_PER_USER", int64(c.MaxTasksPerUser)},
+		{"MAX_TAGS_PER_USER", int64(c.MaxTagsPerUser)},
+	}
+	for _, p := range positive {
+		if p.value <= 0 {
+			problems = append(problems, p.name+": must be greater than zero")
+		}
+	}
+	if c.DBMaxIdleConns < 0 || c.DBMaxIdleConns > c.DBMaxOpenConns {
+		problems = append(problems, "DB_MAX_IDLE_CONNS: must be from 0 to DB_MAX_OPEN_CONNS")
+	}
+	return problems
+}
+
+func (c Config) validateURLs() []string {
+	var problems []string
+	if c.DatabaseURL != "" && databaseScheme(c.DatabaseURL) == "" {
+		problems = append(problems, "DATABASE_URL: must start with postgres://, postgresql://, sqlite:// or file:")
+	}
+	for name, raw := range map[string]string{"AUTH_JWKS_URL": c.AuthJWKSURL, "BETTER_AUTH_URL": c.BetterAuthURL} {
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			problems = append(problems, name+": must be an http:// or https:// URL")
+		} else if c.IsProduction() && u.Scheme != "https" {
+			problems = append(problems, name+": must use https:// in production")
+		}
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(string(c.RedisURL))
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			problems = append(problems, "REDIS_URL: must be a redis:// or rediss:// URL")
+		}
+	}
+	return problems
+}
+
+func (c Config) validateProduction() []string {
+	var problems []string
+	switch {
+	case c.DatabaseURL == "":
+		problems = append(problems, "DATABASE_URL: required in production (a postgres:// URL)")
+	case !IsPostgresURL(c.DatabaseURL):
+		problems = append(problems, "DATABASE_URL: must be a postgres:// or postgresql:// URL in production")
+	}
+	switch {
+	case c.JWTSecretKey == "":
+		problems = append(problems, "JWT_SECRET_KEY: required in production")
+	case len(c.JWTSecretKey) < MinSecretLength:
+		problems = append(problems, fmt.Sprintf("JWT_SECRET_KEY: must be at least %d characters", MinSecretLength))
+	}
+	switch {
+	case c.BetterAuthSecret == "" && c.AuthJWKSURL == "":
+		problems = append(problems, "BETTER_AUTH_SECRET: required in production unless AUTH_JWKS_URL is set")
+	case c.BetterAuthSecret != "" && len(c.BetterAuthSecret) < MinSecretLength:
+		problems = append(problems, fmt.Sprintf("BETTER_AUTH_SECRET: must be at least %d characters", MinSecretLength))
+	}
+	if len(c.CORSOrigins) == 0 {
+		problems = append(problems, "CORS_ORIGINS: required in production (the frontend's https:// origins, comma-separated)")
+	}
+	if c.Debug {
+		problems = append(problems, "DEBUG: must not be true in production")
+	}
+	return problems
+}
+
+// originProblem says what is wrong with one CORS origin, or "" when it is fine.
+func originProblem(origin string, production bool) string {
+	if origin == "*" {
+		return "* is not allowed: list each origin"
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "each entry must be an origin such as https://app.example.com (scheme, host and optional port)"
+	}
+	if strings.Contains(u.Host, "*") {
+		return "wildcards are not allowed: list each origin"
+	}
+	if !production {
+		return ""
+	}
+	if u.Scheme != "https" {
+		return "every origin must use https:// in production"
+	}
+	if isLoopbackHost(u.Hostname()) {
+		return "localhost and loopback addresses are not allowed in production"
+	}
+	return ""
+}
+
+func isLoopbackHost(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && (ip.IsLoopback() || ip.IsUnspecified())
+}
+
+func isIPOrCIDR(s string) bool {
+	if _, _, err := net.ParseCIDR(s); err == nil {
+		return true
+	}
+	return net.ParseIP(s) != nil
+}
+
+// IsPostgresURL reports whether url names a PostgreSQL database.
+func IsPostgresURL(url string) bool { return databaseScheme(url) == "postgres" }
+
+func databaseScheme(url string) string {
+	lower := strings.ToLower(url)
+	switch {
+	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
+		return "postgres"
+	case strings.HasPrefix(lower, "sqlite://"), strings.HasPrefix(lower, "file:"):
+		return "sqlite"
+	}
+	return ""
+}

@@ -1,0 +1,76 @@
+package database
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+
+	"taskflow/models"
+)
+
+// classify turns a database error into a model error: no row → not found,
+// a unique violation → conflict, a lost or unreachable database →
+// unavailable, anything else → internal (its cause is kept for the log).
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var modelErr *models.Error
+	switch {
+	case errors.As(err, &modelErr):
+		return err
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return &models.Error{Code: models.CodeNotFound, Message: "not found", Cause: err}
+	case isUniqueViolation(err):
+		return &models.Error{Code: models.CodeConflict, Message: "already exists", Cause: err}
+	case isUnavailable(err):
+		return models.Unavailable(err)
+	}
+	return &models.Error{Code: models.CodeInternal, Message: "internal error", Cause: err}
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// isUnavailable reports errors that mean "the database cannot answer now":
+// timeouts, refused or dropped connections, a server shutting down, and
+// SQLite's lock timeouts. The client should retry; it is never a bug.
+func isUnavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	if pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08: connection exception; 57P01-57P03: admin shutdown,
+		// crash shutdown, cannot connect now; 53300: too many connections.
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") || pgErr.Code == "53300"
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "sql: database is closed") ||
+		strings.Contains(msg, "conn closed") || strings.Contains(msg, "connection refused")
+}

@@ -1,0 +1,84 @@
+package database
+
+import "time"
+
+// The row types below are the schema. They live here, not in models, so
+// storage details (password hashes, token hashes, version counters, the
+// lower-cased tag name) never leave this package.
+
+// userRow is a local account.
+type userRow struct {
+	ID           string    `gorm:"primaryKey;size:36"`
+	Email        string    `gorm:"size:320;not null;uniqueIndex"` // stored trimmed and lower-cased
+	Name         *string   `gorm:"size:100"`
+	PasswordHash string    `gorm:"not null"`
+	CreatedAt    time.Time `gorm:"not null"`
+	UpdatedAt    time.Time `gorm:"not null"`
+}
+
+func (userRow) TableName() string { return "users" }
+
+// refreshTokenRow stores a refresh token by its SHA-256 only. Tokens of one
+// login share a family, so reuse of a spent token can revoke them all.
+type refreshTokenRow struct {
+	ID        string     `gorm:"primaryKey;size:36"`
+	UserID    string     `gorm:"size:36;not null;index"`
+	User      *userRow   `gorm:"foreignKey:UserID;constraint:OnDelete:CASCADE"`
+	FamilyID  string     `gorm:"size:36;not null;index"`
+	TokenHash string     `gorm:"size:64;not null;uniqueIndex"`
+	ExpiresAt time.Time  `gorm:"not null"`
+	UsedAt    *time.Time // set when rotated: presenting it again is reuse
+	RevokedAt *time.Time // set by logout or by reuse detection
+	CreatedAt time.Time  `gorm:"not null"`
+}
+
+func (refreshTokenRow) TableName() string { return "refresh_tokens" }
+
+// taskRow is one task. user_id is a local account id or an external
+// token's subject, so it carries no foreign key. Priority is stored as
+// 0 (low), 1 (medium), 2 (high) so that sorting by it is an index scan.
+type taskRow struct {
+	ID          string     `gorm:"primaryKey;size:36"`
+	UserID      string     `gorm:"size:255;not null;index:idx_tasks_user_created,priority:1;index:idx_tasks_user_due,priority:1;index:idx_tasks_user_priority,priority:1;index:idx_tasks_user_title,priority:1"`
+	Title       string     `gorm:"size:200;not null;index:idx_tasks_user_title,priority:2"`
+	Description string     `gorm:"not null;default:''"`
+	Completed   bool       `gorm:"not null;default:false"`
+	Priority    int16      `gorm:"not null;default:1;index:idx_tasks_user_priority,priority:2"`
+	DueDate     *time.Time `gorm:"index:idx_tasks_user_due,priority:2"`
+	CompletedAt *time.Time
+	Version     int64     `gorm:"not null;default:1"` // bumped on every change; the ETag
+	CreatedAt   time.Time `gorm:"not null;index:idx_tasks_user_created,priority:2"`
+	UpdatedAt   time.Time `gorm:"not null"`
+}
+
+func (taskRow) TableName() string { return "tasks" }
+
+// tagRow is one tag. NameKey is the lower-cased name: a unique index on
+// (user_id, name_key) makes names unique per user ignoring case, the same
+// way on PostgreSQL and SQLite.
+type tagRow struct {
+	ID        string    `gorm:"primaryKey;size:36"`
+	UserID    string    `gorm:"size:255;not null;uniqueIndex:idx_tags_user_name,priority:1"`
+	Name      string    `gorm:"size:50;not null"`
+	NameKey   string    `gorm:"size:50;not null;uniqueIndex:idx_tags_user_name,priority:2"`
+	Color     *string   `gorm:"size:7"`
+	CreatedAt time.Time `gorm:"not null"`
+	UpdatedAt time.Time `gorm:"not null"`
+}
+
+func (tagRow) TableName() string { return "tags" }
+
+// taskTagRow links a task to a tag. Deleting either side deletes the link.
+type taskTagRow struct {
+	TaskID string   `gorm:"primaryKey;size:36"`
+	TagID  string   `gorm:"primaryKey;size:36;index"`
+	Task   *taskRow `gorm:"foreignKey:TaskID;constraint:OnDelete:CASCADE"`
+	Tag    *tagRow  `gorm:"foreignKey:TagID;constraint:OnDelete:CASCADE"`
+}
+
+func (taskTagRow) TableName() string { return "task_tags" }
+
+// schema lists every table, in creation order.
+func schema() []any {
+	return []any{&userRow{}, &refreshTokenRow{}, &taskRow{}, &tagRow{}, &taskTagRow{}}
+}

@@ -1,0 +1,72 @@
+// Package models holds TaskFlow's domain types and the one error type that
+// every layer speaks. It imports neither Fiber nor GORM's drivers.
+package models
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies an Error. The HTTP layer maps each code to one status.
+type Code string
+
+const (
+	CodeInvalid            Code = "validation"          // well-formed input that fails validation
+	CodeBadRequest         Code = "bad-request"         // malformed input (JSON syntax, parameter type)
+	CodeUnauthorized       Code = "unauthorized"        // missing or unacceptable credentials
+	CodeNotFound           Code = "not-found"           // no such resource for this user
+	CodeConflict           Code = "conflict"            // a uniqueness rule would be broken
+	CodePreconditionFailed Code = "precondition-failed" // If-Match does not match
+	CodeRateLimited        Code = "rate-limited"        // too many requests
+	CodeUnavailable        Code = "unavailable"         // the database cannot be reached
+	CodeInternal           Code = "internal"            // a bug; never shown in detail
+)
+
+// FieldError names one invalid input field and why it is invalid.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error is an application error with a code, a message safe to show to the
+// client, and, for validation errors, the fields at fault. The wrapped cause
+// is for logs only.
+type Error struct {
+	Code    Code
+	Message string
+	Fields  []FieldError
+	Cause   error
+}
+
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Cause)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Errorf returns an Error with the given code and a formatted client-safe message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns a validation error listing the fields at fault.
+func Invalid(fields ...FieldError) *Error {
+	return &Error{Code: CodeInvalid, Message: "the request has invalid fields", Fields: fields}
+}
+
+// Unavailable wraps a database failure the client can do nothing about but retry.
+func Unavailable(cause error) *Error {
+	return &Error{Code: CodeUnavailable, Message: "the database is unavailable, try again shortly", Cause: cause}
+}
+
+// ErrorCode returns the code of err if it is (or wraps) an *Error, else CodeInternal.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
