@@ -64,7 +64,18 @@ func New(d Deps) *fiber.App {
 	}
 
 	info := routes.ServiceInfo{Name: Name, Version: d.Version, Environment: cfg.Environment, Started: d.Started}
+	if !cfg.IsProduction() {
+		// The docs describe every endpoint and let anyone try them: useful
+		// in development, an attack map in production.
+		info.DocsPath = "/docs"
+		app.Use([]string{"/docs", "/redoc"}, middleware.DocsCSP())
+		routes.Docs(app)
+	}
 	routes.Service(app, info, func(ctx context.Context) error { return database.Ping(ctx, d.DB) }, cfg.HealthTimeout)
+
+	api := app.Group("/api/v1", middleware.Deadline(cfg.DBQueryTimeout))
+	// API route groups.
+	mountAPI(api, d)
 
 	return app
 }
@@ -73,4 +84,12 @@ func logPanic(log *slog.Logger) func(*fiber.Ctx, any) {
 	return func(c *fiber.Ctx, recovered any) {
 		log.ErrorContext(c.UserContext(), "handler panicked", "request_id", middleware.RequestIDFrom(c), "panic", recovered)
 	}
+}
+
+// mountAPI registers the /api/v1 route groups; authenticated groups take
+// the guard as their first handler.
+func mountAPI(api fiber.Router, d Deps) {
+	cfg := d.Config
+	guard := middleware.Auth(middleware.AuthConfig{JWTSecret: []byte(cfg.JWTSecretKey.Reveal()), Issuer: cfg.JWTIssuer})
+	_ = guard // the auth, task and tag groups are mounted here
 }
