@@ -2,12 +2,12 @@
 //
 //	taskflow [serve]   run the HTTP server (the default)
 //	taskflow migrate   create or update the database schema, then exit
+//	taskflow verify    check a live deployment (taskflow verify -h)
 //	taskflow version   print the version
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +23,7 @@ import (
 	"taskflow/app"
 	"taskflow/config"
 	"taskflow/database"
+	"taskflow/verify"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, getenv, stdout)
 	case "migrate":
 		return migrate(ctx, getenv, stdout)
+	case "verify":
+		return verify.Command(ctx, args[2:], getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		_, err := fmt.Fprintln(stdout, "taskflow", version)
 		return err
@@ -80,6 +83,7 @@ const usage = `usage: taskflow [command]
 commands:
   serve     run the HTTP server (default)
   migrate   create or update the database schema, then exit
+  verify    check a live deployment (taskflow verify -h)
   version   print the version
 `
 
@@ -93,7 +97,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	for _, warning := range cfg.Warnings {
 		log.Warn(warning)
 	}
-	db, err := openDatabase(ctx, cfg, cfg.DatabaseURL, log)
+	db, err := openDatabase(ctx, cfg, cfg.DatabaseURL.Reveal(), log)
 	if err != nil {
 		return err
 	}
@@ -103,7 +107,14 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 			return err
 		}
 	}
-	server := app.New(app.Deps{Config: cfg, DB: db, Logger: log, Version: version, Started: started})
+	rateLimits, err := app.OpenRateLimitStorage(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if rateLimits != nil {
+		defer rateLimits.Close()
+	}
+	server := app.New(app.Deps{Config: cfg, DB: db, Logger: log, Version: version, Started: started, RateLimitStorage: rateLimits})
 
 	// Bind first, so a port in use is reported at once rather than from a goroutine.
 	listener, err := net.Listen("tcp", cfg.ListenAddr())
@@ -134,9 +145,9 @@ func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) 
 		return err
 	}
 	log := newLogger(cfg, stdout)
-	url := cfg.DatabaseURL
+	url := cfg.DatabaseURL.Reveal()
 	if cfg.DirectDatabaseURL != "" {
-		url = cfg.DirectDatabaseURL
+		url = cfg.DirectDatabaseURL.Reveal()
 	}
 	db, err := openDatabase(ctx, cfg, url, log)
 	if err != nil {
@@ -166,7 +177,9 @@ func openDatabase(ctx context.Context, cfg config.Config, url string, log *slog.
 		Logger:          log,
 	})
 	if err != nil {
-		return nil, errors.New("cannot open the database (check DATABASE_URL and that the server is reachable)")
+		// Keep the cause (refused, authentication failed, unknown host...):
+		// it is what the operator needs, and pgx never puts the password in it.
+		return nil, fmt.Errorf("cannot open the database (check DATABASE_URL and that the server is reachable): %w", err)
 	}
 	return db, nil
 }

@@ -32,6 +32,9 @@ type Deps struct {
 	Logger  *slog.Logger
 	Version string
 	Started time.Time
+	// RateLimitStorage holds the rate limiters' counters (Redis, shared by
+	// replicas; see OpenRateLimitStorage); nil counts in memory.
+	RateLimitStorage fiber.Storage
 }
 
 // New builds the whole application: Fiber's settings, the middleware chain
@@ -39,7 +42,7 @@ type Deps struct {
 func New(d Deps) *fiber.App {
 	cfg := d.Config
 	app := fiber.New(fiber.Config{
-		ErrorHandler:            errorHandler(d.Logger),
+		ErrorHandler:            errorHandler(d.Logger, cfg.IsProduction()),
 		Immutable:               true, // values from a Ctx stay valid after the handler returns
 		BodyLimit:               cfg.BodyLimit,
 		ReadTimeout:             cfg.ReadTimeout,
@@ -53,6 +56,10 @@ func New(d Deps) *fiber.App {
 		ProxyHeader:             cfg.ProxyHeader,
 		CaseSensitive:           true,
 	})
+	// A response finished while shutting down says "Connection: close", so a
+	// keep-alive client does not send its next request down a connection the
+	// server is about to close (and then wonder whether that request ran).
+	app.Server().CloseOnShutdown = true
 
 	app.Use(middleware.RequestID())
 	app.Use(middleware.AccessLog(d.Logger))
@@ -75,7 +82,7 @@ func New(d Deps) *fiber.App {
 
 	api := app.Group("/api/v1", middleware.Deadline(cfg.DBQueryTimeout))
 	// API route groups.
-	mountAPI(api, d)
+	mountAPI(app, api, d)
 
 	return app
 }
@@ -88,8 +95,9 @@ func logPanic(log *slog.Logger) func(*fiber.Ctx, any) {
 
 // mountAPI registers the /api/v1 route groups; authenticated groups take
 // the guard as their first handler.
-func mountAPI(api fiber.Router, d Deps) {
-	cfg := d.Config
-	guard := middleware.Auth(middleware.AuthConfig{JWTSecret: []byte(cfg.JWTSecretKey.Reveal()), Issuer: cfg.JWTIssuer})
-	_ = guard // the auth, task and tag groups are mounted here
+func mountAPI(app *fiber.App, api fiber.Router, d Deps) {
+	guard := mountAuth(app, api, d)
+	validate := routes.NewValidator()
+	routes.Tasks(api.Group("/tasks", guard), database.NewTasks(d.DB, d.Config.MaxTasksPerUser), validate)
+	routes.Tags(api.Group("/tags", guard), database.NewTags(d.DB, d.Config.MaxTagsPerUser), validate)
 }

@@ -41,29 +41,47 @@ var codeStatus = map[models.Code]int{
 // statusCode names the problem type of a status that comes from Fiber
 // itself (unknown route, wrong method, body too large...).
 var statusCode = map[int]models.Code{
-	http.StatusBadRequest:            models.CodeBadRequest,
-	http.StatusUnauthorized:          models.CodeUnauthorized,
-	http.StatusNotFound:              models.CodeNotFound,
-	http.StatusMethodNotAllowed:      "method-not-allowed",
-	http.StatusConflict:              models.CodeConflict,
-	http.StatusPreconditionFailed:    models.CodePreconditionFailed,
-	http.StatusRequestEntityTooLarge: "payload-too-large",
-	http.StatusUnsupportedMediaType:  "unsupported-media-type",
-	http.StatusUnprocessableEntity:   models.CodeInvalid,
-	http.StatusTooManyRequests:       models.CodeRateLimited,
-	http.StatusServiceUnavailable:    models.CodeUnavailable,
-	http.StatusInternalServerError:   models.CodeInternal,
+	http.StatusBadRequest:                  models.CodeBadRequest,
+	http.StatusUnauthorized:                models.CodeUnauthorized,
+	http.StatusNotFound:                    models.CodeNotFound,
+	http.StatusMethodNotAllowed:            "method-not-allowed",
+	http.StatusRequestTimeout:              "request-timeout",
+	http.StatusConflict:                    models.CodeConflict,
+	http.StatusPreconditionFailed:          models.CodePreconditionFailed,
+	http.StatusRequestEntityTooLarge:       "payload-too-large",
+	http.StatusUnsupportedMediaType:        "unsupported-media-type",
+	http.StatusRequestHeaderFieldsTooLarge: "headers-too-large",
+	http.StatusUnprocessableEntity:         models.CodeInvalid,
+	http.StatusTooManyRequests:             models.CodeRateLimited,
+	http.StatusServiceUnavailable:          models.CodeUnavailable,
+	http.StatusInternalServerError:         models.CodeInternal,
 }
 
-const internalDetail = "an unexpected error occurred; the request id identifies it in the server's logs"
+const (
+	internalDetail   = "an unexpected error occurred; the request id identifies it in the server's logs"
+	unreadableDetail = "the request is not valid HTTP"
+)
 
 // errorHandler is the one place an error becomes a response: a problem
 // document whose status comes from the error's code. Unknown errors are
-// logged with the request id and answered with a generic 500.
-func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+// logged with the request id and answered with a generic 500. hsts is
+// whether responses carry Strict-Transport-Security (production).
+func errorHandler(log *slog.Logger, hsts bool) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		p := problemFor(err)
 		p.RequestID = middleware.RequestIDFrom(c)
+		if p.RequestID == "" {
+			// Fiber refused the request before any middleware ran (a body
+			// over BODY_LIMIT, headers too large, an unreadable request):
+			// it still gets an id, the security headers and a log line.
+			p.RequestID = middleware.AssignRequestID(c)
+			middleware.SetSecurityHeaders(c, hsts)
+			if p.Status == http.StatusBadRequest {
+				p.Detail = unreadableDetail // fasthttp's message quotes the raw request, headers and all
+			}
+			log.InfoContext(c.UserContext(), "request refused before routing", "request_id", p.RequestID,
+				"method", c.Method(), "path", c.Path(), "status", p.Status)
+		}
 		if p.Status >= 500 {
 			log.ErrorContext(c.UserContext(), "request failed", "request_id", p.RequestID,
 				"method", c.Method(), "path", c.Path(), "status", p.Status, "error", err.Error())

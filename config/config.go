@@ -48,10 +48,11 @@ type Config struct {
 	// Port is set by hosting platforms such as Railway and wins over APIPort.
 	Port int `env:"PORT"`
 
-	DatabaseURL string `env:"DATABASE_URL"`
+	// DatabaseURL is a Secret: a PostgreSQL URL carries the password.
+	DatabaseURL Secret `env:"DATABASE_URL"`
 	// DirectDatabaseURL, when set, is what `taskflow migrate` connects to:
 	// DDL belongs on a direct connection, not through a transaction pooler.
-	DirectDatabaseURL string        `env:"DIRECT_DATABASE_URL"`
+	DirectDatabaseURL Secret        `env:"DIRECT_DATABASE_URL"`
 	DBMaxOpenConns    int           `env:"DB_MAX_OPEN_CONNS" envDefault:"12"`
 	DBMaxIdleConns    int           `env:"DB_MAX_IDLE_CONNS" envDefault:"10"`
 	DBConnMaxLifetime time.Duration `env:"DB_CONN_MAX_LIFETIME" envDefault:"1h"`
@@ -120,11 +121,18 @@ func Load(getenv func(string) string) (Config, error) {
 		return cfg, err
 	}
 	var problems []string
+	unparsed := map[string]bool{}
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ}); err != nil {
-		problems = append(problems, parseProblems(err)...)
+		problems, unparsed = parseProblems(err)
 	}
 	cfg.trim()
-	problems = append(problems, cfg.validate()...)
+	for _, problem := range cfg.validate() {
+		// A variable that could not be parsed is already reported; its
+		// zero value would only be reported a second time.
+		if name, _, _ := strings.Cut(problem, ":"); !unparsed[name] {
+			problems = append(problems, problem)
+		}
+	}
 	if len(problems) > 0 {
 		return cfg, &Error{Problems: problems}
 	}
@@ -156,23 +164,25 @@ func environFrom(getenv func(string) string) (map[string]string, error) {
 }
 
 // parseProblems turns the parser's errors into messages that name the
-// variable but not its value.
-func parseProblems(err error) []string {
+// variable but not its value, and returns the names of those variables.
+func parseProblems(err error) ([]string, map[string]bool) {
 	keys := fieldKeys()
+	unparsed := map[string]bool{}
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
-		return []string{"the environment could not be read"}
+		return []string{"the environment could not be read"}, unparsed
 	}
 	var problems []string
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
+			unparsed[keys[pe.Name]] = true
 			problems = append(problems, fmt.Sprintf("%s: must be %s", keys[pe.Name], describeType(pe.Type)))
 			continue
 		}
 		problems = append(problems, "the environment could not be read")
 	}
-	return problems
+	return problems, unparsed
 }
 
 func fieldKeys() map[string]string {
@@ -201,7 +211,8 @@ func describeType(t reflect.Type) string {
 func (c *Config) trim() {
 	c.Environment = strings.ToLower(strings.TrimSpace(c.Environment))
 	c.LogLevel = strings.ToLower(strings.TrimSpace(c.LogLevel))
-	c.DatabaseURL = strings.TrimSpace(c.DatabaseURL)
+	c.DatabaseURL = Secret(strings.TrimSpace(c.DatabaseURL.Reveal()))
+	c.DirectDatabaseURL = Secret(strings.TrimSpace(c.DirectDatabaseURL.Reveal()))
 	c.CORSOrigins = nonEmpty(c.CORSOrigins)
 	c.TrustedProxies = nonEmpty(c.TrustedProxies)
 	c.BetterAuthURL = strings.TrimRight(strings.TrimSpace(c.BetterAuthURL), "/")

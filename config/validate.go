@@ -24,9 +24,13 @@ func (c Config) validate() []string {
 	default:
 		add("LOG_LEVEL: must be debug, info, warn or error")
 	}
-	for name, port := range map[string]int{"API_PORT": c.APIPort, "PORT": c.Port} {
-		if port < 0 || port > 65535 {
-			add("%s: must be a port number from 0 to 65535", name)
+	// Slices, not maps, so problems are always listed in the same order.
+	for _, port := range []struct {
+		name  string
+		value int
+	}{{"API_PORT", c.APIPort}, {"PORT", c.Port}} {
+		if port.value < 0 || port.value > 65535 {
+			add("%s: must be a port number from 0 to 65535", port.name)
 		}
 	}
 	problems = append(problems, c.validateLimits()...)
@@ -82,18 +86,23 @@ func (c Config) validateLimits() []string {
 
 func (c Config) validateURLs() []string {
 	var problems []string
-	if c.DatabaseURL != "" && databaseScheme(c.DatabaseURL) == "" {
+	if c.DatabaseURL != "" && databaseScheme(c.DatabaseURL.Reveal()) == "" {
 		problems = append(problems, "DATABASE_URL: must start with postgres://, postgresql://, sqlite:// or file:")
 	}
-	for name, raw := range map[string]string{"AUTH_JWKS_URL": c.AuthJWKSURL, "BETTER_AUTH_URL": c.BetterAuthURL} {
-		if raw == "" {
+	if c.DirectDatabaseURL != "" && !IsPostgresURL(c.DirectDatabaseURL.Reveal()) {
+		problems = append(problems, "DIRECT_DATABASE_URL: must be a postgres:// or postgresql:// URL")
+	}
+	for _, setting := range []struct{ name, raw string }{
+		{"AUTH_JWKS_URL", c.AuthJWKSURL}, {"BETTER_AUTH_URL", c.BetterAuthURL},
+	} {
+		if setting.raw == "" {
 			continue
 		}
-		u, err := url.Parse(raw)
+		u, err := url.Parse(setting.raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			problems = append(problems, name+": must be an http:// or https:// URL")
+			problems = append(problems, setting.name+": must be an http:// or https:// URL")
 		} else if c.IsProduction() && u.Scheme != "https" {
-			problems = append(problems, name+": must use https:// in production")
+			problems = append(problems, setting.name+": must use https:// in production")
 		}
 	}
 	if c.RedisURL != "" {
@@ -110,7 +119,7 @@ func (c Config) validateProduction() []string {
 	switch {
 	case c.DatabaseURL == "":
 		problems = append(problems, "DATABASE_URL: required in production (a postgres:// URL)")
-	case !IsPostgresURL(c.DatabaseURL):
+	case databaseScheme(c.DatabaseURL.Reveal()) == "sqlite": // an unknown scheme is reported by validateURLs
 		problems = append(problems, "DATABASE_URL: must be a postgres:// or postgresql:// URL in production")
 	}
 	switch {

@@ -17,7 +17,8 @@ import (
 
 // classify turns a database error into a model error: no row → not found,
 // a unique violation → conflict, a lost or unreachable database →
-// unavailable, anything else → internal (its cause is kept for the log).
+// unavailable, a value the database refuses as data → invalid, anything
+// else → internal (its cause is kept for the log).
 func classify(err error) error {
 	if err == nil {
 		return nil
@@ -32,8 +33,20 @@ func classify(err error) error {
 		return &models.Error{Code: models.CodeConflict, Message: "already exists", Cause: err}
 	case isUnavailable(err):
 		return models.Unavailable(err)
+	case isDataException(err):
+		return &models.Error{Code: models.CodeInvalid, Message: "a value in the request cannot be stored", Cause: err}
 	}
 	return &models.Error{Code: models.CodeInternal, Message: "internal error", Cause: err}
+}
+
+// isDataException reports PostgreSQL's class 22 errors: a value the
+// database refuses as data (a NUL character in text, a string too long for
+// its column, a number out of range). The value came from the request, so
+// the request is at fault; handlers reject such input earlier, this is the
+// net under them.
+func isDataException(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
 }
 
 func isUniqueViolation(err error) bool {

@@ -117,6 +117,9 @@ func dialectorFor(rawURL string) (gorm.Dialector, bool, error) {
 // SQLite), a busy timeout instead of immediate "database is locked", and
 // BEGIN IMMEDIATE so a transaction takes the write lock up front rather
 // than failing when it upgrades.
+//
+// No _time_format: the driver stops reading parameters after it, which
+// silently dropped _txlock, and its default is the same "sqlite" format.
 func sqliteDSN(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -124,7 +127,6 @@ func sqliteDSN(path string) string {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
-	q.Set("_time_format", "sqlite")
 	return "file:" + path + "?" + q.Encode()
 }
 

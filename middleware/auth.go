@@ -1,8 +1,12 @@
 package middleware
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
+	"time"
 
 	jwtware "github.com/gofiber/contrib/jwt"
 	"github.com/gofiber/fiber/v2"
@@ -11,72 +15,210 @@ import (
 	"taskflow/models"
 )
 
-const callerKey = "caller"
+const (
+	callerKey = "caller"
+	tokenKey  = "token"
+)
 
-// AuthConfig holds the keys the guard accepts tokens from.
+// maxSubjectLength is the longest sub accepted: it becomes the user_id of
+// tasks and tags, a 255-character column.
+const maxSubjectLength = 255
+
+// jwksLookupTimeout bounds the key set refresh an unknown kid may trigger
+// while its request waits.
+const jwksLookupTimeout = 5 * time.Second
+
+// AuthConfig holds the keys the guard accepts tokens from. Each key accepts
+// exactly one algorithm.
 type AuthConfig struct {
 	// JWTSecret signs this API's own HS256 access tokens; Issuer is their iss.
 	JWTSecret []byte
 	Issuer    string
+	// BetterAuthSecret, when set, verifies HS256 tokens of the frontend
+	// (the shared-secret setup).
+	BetterAuthSecret []byte
+	// BetterAuthURL, when set, is the iss and aud that frontend tokens
+	// must carry (for shared-secret tokens: iss and aud when present).
+	BetterAuthURL string
+	// JWKS, when set, verifies the frontend's EdDSA, ECDSA and RSA tokens.
+	JWKS *JWKS
+	// Logger receives the reason a token was refused, at debug level.
+	Logger *slog.Logger
 }
 
+// tokenKind says which of the accepted issuers a token claims to come from;
+// it picks the one key (and so the one algorithm) that may verify it.
+type tokenKind int
+
+const (
+	kindOwn        tokenKind = iota + 1 // this API's HS256 access token
+	kindSharedHMAC                      // frontend HS256 token, BETTER_AUTH_SECRET
+	kindJWKS                            // frontend token signed by a key of the JWKS
+)
+
 // tokenClaims is the claims type the guard parses into. Its Validate is
-// called by the JWT library after the standard time checks, and adds what
-// the library leaves optional: exp and a non-empty sub are required.
+// called by the JWT library after its own time checks (exp and nbf when
+// present) and adds what the library leaves optional: exp and a non-empty
+// sub are required.
 type tokenClaims struct {
 	jwt.RegisteredClaims
 	Email string `json:"email,omitempty"`
 	Name  string `json:"name,omitempty"`
+
+	kind tokenKind // set by the key function: who verified the token
 }
 
-func (c tokenClaims) Validate() error {
+func (c *tokenClaims) Validate() error {
 	if c.ExpiresAt == nil {
 		return errors.New("token has no exp")
 	}
-	if c.Subject == "" {
+	if strings.TrimSpace(c.Subject) == "" {
 		return errors.New("token has no sub")
+	}
+	if len(c.Subject) > maxSubjectLength {
+		return errors.New("token sub is too long")
+	}
+	if strings.ContainsRune(c.Subject, 0) {
+		return errors.New("token sub contains NUL") // it could never be stored as a user_id
 	}
 	return nil
 }
 
-// Auth is the guard on every authenticated route: it accepts this API's own
-// HS256 tokens, puts the caller in the request's locals, and turns every
-// failure into a 401 for the error handler.
+// Auth is the guard on every authenticated route. It accepts this API's
+// own tokens and, when configured, the frontend's (shared-secret HS256 or
+// signed by a key of its JWKS); it puts the caller in the request's locals
+// and turns every failure into a 401 for the error handler.
+//
+// An HS256 token is verified with exactly one secret, chosen by its iss:
+// iss equal to Issuer means this API's token (JWT_SECRET_KEY); any other
+// iss, or none, means a frontend token (BETTER_AUTH_SECRET), accepted only
+// if that secret is set and, when BetterAuthURL is set, the iss is absent
+// or equal to it. So a token is never tried against both secrets, and a
+// frontend token cannot pass as a local one without the API's own secret.
 func Auth(cfg AuthConfig) fiber.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	g := guard{cfg: cfg}
 	return jwtware.New(jwtware.Config{
-		Claims:     &tokenClaims{},
-		KeyFunc:    ownKeyFunc(cfg),
-		ContextKey: "token",
-		SuccessHandler: func(c *fiber.Ctx) error {
-			token, _ := c.Locals("token").(*jwt.Token)
-			claims, ok := token.Claims.(*tokenClaims)
-			if !ok {
-				return unauthorized("invalid_token", "the token could not be read")
-			}
-			c.Locals(callerKey, models.Caller{UserID: claims.Subject, Provider: models.ProviderLocal, Email: claims.Email, Name: claims.Name})
-			return c.Next()
-		},
-		ErrorHandler: func(c *fiber.Ctx, err error) error {
-			if errors.Is(err, jwtware.ErrJWTMissingOrMalformed) {
-				return unauthorized("", "a bearer token is required")
-			}
-			return unauthorized("invalid_token", "the token is invalid or expired")
-		},
+		Claims:         &tokenClaims{},
+		KeyFunc:        g.keyFunc,
+		ContextKey:     tokenKey,
+		SuccessHandler: g.success,
+		ErrorHandler:   g.failure,
 	})
 }
 
-// ownKeyFunc accepts only HS256 tokens with this API's issuer.
-func ownKeyFunc(cfg AuthConfig) jwt.Keyfunc {
-	return func(token *jwt.Token) (any, error) {
-		if token.Method != jwt.SigningMethodHS256 {
-			return nil, fmt.Errorf("unexpected signing method %v", token.Header["alg"])
-		}
-		claims, ok := token.Claims.(*tokenClaims)
-		if !ok || claims.Issuer != cfg.Issuer {
-			return nil, errors.New("unknown issuer")
-		}
-		return cfg.JWTSecret, nil
+type guard struct{ cfg AuthConfig }
+
+// keyFunc returns the one key that may verify token, after checking that
+// the token's algorithm is that key's algorithm and that its iss (and aud)
+// are what that issuer uses. The JWT library verifies the signature with
+// the key afterwards, and only then the claims.
+func (g guard) keyFunc(token *jwt.Token) (any, error) {
+	claims, ok := token.Claims.(*tokenClaims)
+	if !ok {
+		return nil, errors.New("unexpected claims type")
 	}
+	alg, _ := token.Header["alg"].(string)
+	if token.Method == nil || token.Method.Alg() != alg {
+		return nil, errors.New("missing or unknown alg")
+	}
+	if alg == jwt.SigningMethodHS256.Alg() {
+		return g.hmacKey(claims)
+	}
+	if g.cfg.JWKS == nil || !jwksAlgs[alg] {
+		return nil, fmt.Errorf("algorithm %q is not accepted", alg)
+	}
+	if err := g.checkFrontendIssuer(claims, true); err != nil {
+		return nil, err
+	}
+	kid, isString := token.Header["kid"].(string)
+	if _, present := token.Header["kid"]; present && !isString {
+		return nil, errors.New("kid is not a string")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), jwksLookupTimeout)
+	defer cancel()
+	key, err := g.cfg.JWKS.Key(ctx, kid, alg)
+	if err != nil {
+		return nil, err
+	}
+	claims.kind = kindJWKS
+	return key, nil
+}
+
+// jwksAlgs are the asymmetric algorithms a key of the JWKS may have.
+var jwksAlgs = map[string]bool{
+	"EdDSA": true, "ES256": true, "ES384": true, "ES512": true,
+	"RS256": true, "RS384": true, "RS512": true, "PS256": true, "PS384": true, "PS512": true,
+}
+
+// hmacKey picks the secret of an HS256 token by its iss (see Auth).
+func (g guard) hmacKey(claims *tokenClaims) (any, error) {
+	if claims.Issuer == g.cfg.Issuer {
+		if len(g.cfg.JWTSecret) == 0 {
+			return nil, errors.New("no secret for this API's tokens")
+		}
+		claims.kind = kindOwn
+		return g.cfg.JWTSecret, nil
+	}
+	if len(g.cfg.BetterAuthSecret) == 0 {
+		return nil, errors.New("unknown issuer")
+	}
+	if err := g.checkFrontendIssuer(claims, false); err != nil {
+		return nil, err
+	}
+	claims.kind = kindSharedHMAC
+	return g.cfg.BetterAuthSecret, nil
+}
+
+// checkFrontendIssuer checks iss and aud against BetterAuthURL when it is
+// set. Better Auth's JWT plugin always sets both (strict); a shared-secret
+// token may leave them out, but what it does carry must match.
+func (g guard) checkFrontendIssuer(claims *tokenClaims, strict bool) error {
+	want := g.cfg.BetterAuthURL
+	if want == "" {
+		return nil
+	}
+	if claims.Issuer != "" || strict {
+		if strings.TrimRight(claims.Issuer, "/") != want {
+			return errors.New("unknown issuer")
+		}
+	}
+	if len(claims.Audience) > 0 || strict {
+		for _, aud := range claims.Audience {
+			if strings.TrimRight(aud, "/") == want {
+				return nil
+			}
+		}
+		return errors.New("token is not meant for this audience")
+	}
+	return nil
+}
+
+func (g guard) success(c *fiber.Ctx) error {
+	token, _ := c.Locals(tokenKey).(*jwt.Token)
+	if token == nil {
+		return unauthorized("invalid_token", "the token could not be read")
+	}
+	claims, ok := token.Claims.(*tokenClaims)
+	if !ok || claims.kind == 0 {
+		return unauthorized("invalid_token", "the token could not be read")
+	}
+	provider := models.ProviderExternal
+	if claims.kind == kindOwn {
+		provider = models.ProviderLocal
+	}
+	c.Locals(callerKey, models.Caller{UserID: claims.Subject, Provider: provider, Email: claims.Email, Name: claims.Name})
+	return c.Next()
+}
+
+func (g guard) failure(c *fiber.Ctx, err error) error {
+	if errors.Is(err, jwtware.ErrJWTMissingOrMalformed) {
+		return unauthorized("", "a bearer token is required")
+	}
+	g.cfg.Logger.DebugContext(c.UserContext(), "token refused", "request_id", RequestIDFrom(c), "reason", err.Error())
+	return unauthorized("invalid_token", "the token is invalid or expired")
 }
 
 // AuthError is a 401 with the WWW-Authenticate challenge to send with it.
@@ -87,6 +229,10 @@ type AuthError struct {
 
 func (e *AuthError) Error() string { return e.Err.Error() }
 func (e *AuthError) Unwrap() error { return e.Err }
+
+// InvalidToken is the 401 for a token that verified but can no longer be
+// honoured (its account is gone).
+func InvalidToken(message string) error { return unauthorized("invalid_token", message) }
 
 func unauthorized(errorCode, message string) error {
 	challenge := "Bearer"
@@ -102,3 +248,26 @@ func CallerFrom(c *fiber.Ctx) (models.Caller, bool) {
 	caller, ok := c.Locals(callerKey).(models.Caller)
 	return caller, ok
 }
+
+// AccessTokens signs this API's access tokens: HS256 with the API's
+// secret, carrying iss, sub, iat and exp.
+type AccessTokens struct {
+	Secret []byte
+	Issuer string
+	TTL    time.Duration
+}
+
+// Sign returns an access token for userID, valid for TTL from now.
+func (a AccessTokens) Sign(userID string) (string, error) {
+	now := time.Now()
+	claims := jwt.RegisteredClaims{
+		Issuer:    a.Issuer,
+		Subject:   userID,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(a.TTL)),
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(a.Secret)
+}
+
+// Lifetime is how long a new access token is valid.
+func (a AccessTokens) Lifetime() time.Duration { return a.TTL }

@@ -18,16 +18,24 @@ const requestIDKey = "request_id"
 // sets it on the response.
 func RequestID() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		id := c.Get(HeaderRequestID)
-		if !saneRequestID(id) {
-			id = uuid.NewString()
-		} else {
-			id = string([]byte(id)) // the header's bytes belong to fasthttp; keep a copy
-		}
-		c.Locals(requestIDKey, id)
-		c.Set(HeaderRequestID, id)
+		AssignRequestID(c)
 		return c.Next()
 	}
+}
+
+// AssignRequestID gives the request its id as RequestID does and returns
+// it. The error handler calls it for requests Fiber refuses before any
+// middleware runs (a body over the limit, say), which must carry one too.
+func AssignRequestID(c *fiber.Ctx) string {
+	id := c.Get(HeaderRequestID)
+	if !saneRequestID(id) {
+		id = uuid.NewString()
+	} else {
+		id = string([]byte(id)) // the header's bytes belong to fasthttp; keep a copy
+	}
+	c.Locals(requestIDKey, id)
+	c.Set(HeaderRequestID, id)
+	return id
 }
 
 // RequestIDFrom returns the id RequestID gave this request, or "".

@@ -9,16 +9,22 @@ const apiCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; for
 // in production, where TLS is terminated by the platform in front of us.
 func SecurityHeaders(hsts bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		h := &c.Response().Header
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", apiCSP)
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		if hsts {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-		}
+		SetSecurityHeaders(c, hsts)
 		return c.Next()
+	}
+}
+
+// SetSecurityHeaders sets SecurityHeaders' headers on c's response; the
+// error handler calls it for requests refused before any middleware ran.
+func SetSecurityHeaders(c *fiber.Ctx, hsts bool) {
+	h := &c.Response().Header
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", apiCSP)
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if hsts {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 	}
 }
 

@@ -153,6 +153,13 @@ type Server struct {
 // test ends. overrides replace entries of Env (an empty value removes one).
 func Start(t testing.TB, db Database, overrides map[string]string) *Server {
 	t.Helper()
+	return StartWithStorage(t, db, overrides, nil)
+}
+
+// StartWithStorage is Start with the rate limiters' counters kept in
+// storage, as replicas sharing Redis keep them (nil: in memory).
+func StartWithStorage(t testing.TB, db Database, overrides map[string]string, storage fiber.Storage) *Server {
+	t.Helper()
 	env := Env(db.URL)
 	for k, v := range overrides {
 		if v == "" {
@@ -167,7 +174,7 @@ func Start(t testing.TB, db Database, overrides map[string]string) *Server {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	gdb, err := database.Open(ctx, database.Options{
-		URL: cfg.DatabaseURL, MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns,
+		URL: cfg.DatabaseURL.Reveal(), MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns,
 		ConnMaxLifetime: cfg.DBConnMaxLifetime, ConnMaxIdleTime: cfg.DBConnMaxIdleTime, Logger: log,
 	})
 	if err != nil {
@@ -176,7 +183,7 @@ func Start(t testing.TB, db Database, overrides map[string]string) *Server {
 	if err := database.Migrate(ctx, gdb); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	fiberApp := app.New(app.Deps{Config: cfg, DB: gdb, Logger: log, Version: "test", Started: time.Now()})
+	fiberApp := app.New(app.Deps{Config: cfg, DB: gdb, Logger: log, Version: "test", Started: time.Now(), RateLimitStorage: storage})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)

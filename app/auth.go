@@ -1,0 +1,87 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"taskflow/config"
+	"taskflow/database"
+	"taskflow/middleware"
+	"taskflow/routes"
+)
+
+// Auth rate limits. AUTH_RATE_LIMIT counts register attempts, and login
+// attempts, per client IP per minute; refresh and logout, which carry no
+// password to guess, share tokenLimitFactor times as many. LOGIN_FAIL_LIMIT failed logins
+// for one email lock it for the rest of loginFailureWindow.
+const (
+	authRateWindow     = time.Minute
+	tokenLimitFactor   = 6
+	loginFailureWindow = 15 * time.Minute
+)
+
+// mountAuth registers /auth and returns the guard that every authenticated
+// group takes as its first handler.
+func mountAuth(app *fiber.App, api fiber.Router, d Deps) fiber.Handler {
+	cfg := d.Config
+	guard := middleware.Auth(authConfig(app, d))
+	routes.Auth(api.Group("/auth"), routes.AuthDeps{
+		Users:  database.NewUsers(d.DB),
+		Tokens: database.NewTokens(d.DB, cfg.RefreshTokenTTL),
+		AccessTokens: middleware.AccessTokens{
+			Secret: []byte(cfg.JWTSecretKey.Reveal()), Issuer: cfg.JWTIssuer, TTL: cfg.AccessTokenTTL,
+		},
+		Failures:      middleware.NewLoginFailures(d.RateLimitStorage, cfg.LoginFailLimit, loginFailureWindow, d.Logger),
+		Validate:      routes.NewValidator(),
+		Guard:         guard,
+		RegisterLimit: middleware.RateLimit("register", cfg.AuthRateLimit, authRateWindow, d.RateLimitStorage),
+		LoginLimit:    middleware.RateLimit("login", cfg.AuthRateLimit, authRateWindow, d.RateLimitStorage),
+		TokenLimit:    middleware.RateLimit("token", cfg.AuthRateLimit*tokenLimitFactor, authRateWindow, d.RateLimitStorage),
+	})
+	return guard
+}
+
+// authConfig gathers the keys the guard accepts: this API's secret, the
+// frontend's shared secret, and, when AUTH_JWKS_URL is set, the frontend's
+// key set, fetched in the background from now until the app shuts down.
+func authConfig(app *fiber.App, d Deps) middleware.AuthConfig {
+	cfg := d.Config
+	ac := middleware.AuthConfig{
+		JWTSecret:        []byte(cfg.JWTSecretKey.Reveal()),
+		Issuer:           cfg.JWTIssuer,
+		BetterAuthSecret: []byte(cfg.BetterAuthSecret.Reveal()),
+		BetterAuthURL:    cfg.BetterAuthURL,
+		Logger:           d.Logger,
+	}
+	if cfg.AuthJWKSURL != "" {
+		jwks := middleware.NewJWKS(middleware.JWKSConfig{URL: cfg.AuthJWKSURL, Logger: d.Logger})
+		jwks.Start()
+		app.Hooks().OnShutdown(func() error {
+			jwks.Close()
+			return nil
+		})
+		ac.JWKS = jwks
+	}
+	return ac
+}
+
+// redisConnectTimeout bounds start-up's connection to Redis.
+const redisConnectTimeout = 10 * time.Second
+
+// OpenRateLimitStorage connects to REDIS_URL, where replicas share their
+// rate-limit counters. Without REDIS_URL it returns nil: each process
+// counts in its own memory.
+func OpenRateLimitStorage(ctx context.Context, cfg config.Config) (fiber.Storage, error) {
+	if cfg.RedisURL == "" {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, redisConnectTimeout)
+	defer cancel()
+	storage, err := middleware.OpenRedisStorage(ctx, cfg.RedisURL.Reveal())
+	if err != nil {
+		return nil, err
+	}
+	return storage, nil
+}

@@ -1,0 +1,206 @@
+package authtest_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"taskflow/app"
+	"taskflow/app/apptest"
+	"taskflow/database"
+	"taskflow/models"
+)
+
+// createAccount registers email straight through the store, so the
+// register limit is not spent on setting up a rate-limit test.
+func createAccount(t testing.TB, s *apptest.Server, email, password string) {
+	t.Helper()
+	_, err := database.NewUsers(s.DB).Create(context.Background(), models.Registration{Email: email, Password: password})
+	if err != nil {
+		t.Fatalf("create account: %v", err)
+	}
+}
+
+// requireRateLimited asserts r is a 429 problem with a Retry-After of 1
+// to maxSeconds seconds.
+func requireRateLimited(t testing.TB, r apptest.Response, maxSeconds int) {
+	t.Helper()
+	apptest.RequireProblem(t, r, 429)
+	seconds, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	if err != nil || seconds < 1 || seconds > maxSeconds {
+		t.Fatalf("Retry-After = %q, want 1 to %d seconds", r.Header.Get("Retry-After"), maxSeconds)
+	}
+}
+
+// TestLoginRateLimitPerIP: the 11th login from one address within a
+// minute is refused, and headers a client sets itself do not reset it.
+func TestLoginRateLimitPerIP(t *testing.T) {
+	s := apptest.Start(t, apptest.SQLite(t), map[string]string{"LOGIN_FAIL_LIMIT": "1000"})
+	api := newAuthAPI(t, s)
+	createAccount(t, s, "limited@example.com", api.usePassword("a limited password"))
+	spoof := func(i int) map[string]string {
+		ip := fmt.Sprintf("198.51.100.%d", i+1)
+		return map[string]string{"X-Forwarded-For": ip, "X-Real-IP": ip}
+	}
+	login := apptest.Request{Method: "POST", Path: "/api/v1/auth/login",
+		Body: map[string]any{"email": "limited@example.com", "password": "a limited password"}}
+	for i := range 10 {
+		login.Headers = spoof(i)
+		apptest.RequireStatus(t, api.do(t, login), 200)
+	}
+	login.Headers = spoof(10)
+	requireRateLimited(t, api.do(t, login), 60)
+
+	// Register has its own limit, untouched by the logins.
+	r := api.do(t, apptest.Request{Method: "POST", Path: "/api/v1/auth/register",
+		Body: map[string]any{"email": "fresh@example.com", "password": api.usePassword("a fresh password")}})
+	apptest.RequireStatus(t, r, 201)
+}
+
+// TestRegisterRateLimitPerIP: register has the same per-IP limit.
+func TestRegisterRateLimitPerIP(t *testing.T) {
+	s := apptest.Start(t, apptest.SQLite(t), nil)
+	api := newAuthAPI(t, s)
+	for i := range 10 {
+		api.register(t, fmt.Sprintf("user%d@example.com", i), "a fine password")
+	}
+	r := api.do(t, apptest.Request{Method: "POST", Path: "/api/v1/auth/register",
+		Body: map[string]any{"email": "eleventh@example.com", "password": "a fine password"}})
+	requireRateLimited(t, r, 60)
+}
+
+// TestRateLimitBehindTrustedProxy: behind a trusted proxy each client
+// address the proxy reports has its own count.
+func TestRateLimitBehindTrustedProxy(t *testing.T) {
+	s := apptest.Start(t, apptest.SQLite(t), map[string]string{
+		"TRUSTED_PROXIES": "127.0.0.1", "PROXY_HEADER": "X-Real-IP", "LOGIN_FAIL_LIMIT": "1000",
+	})
+	api := newAuthAPI(t, s)
+	createAccount(t, s, "proxied@example.com", api.usePassword("a proxied password"))
+	login := func(clientIP string) apptest.Response {
+		return api.do(t, apptest.Request{Method: "POST", Path: "/api/v1/auth/login", Headers: map[string]string{"X-Real-IP": clientIP},
+			Body: map[string]any{"email": "proxied@example.com", "password": "a proxied password"}})
+	}
+	for range 10 {
+		apptest.RequireStatus(t, login("203.0.113.7"), 200)
+	}
+	requireRateLimited(t, login("203.0.113.7"), 60)
+	apptest.RequireStatus(t, login("203.0.113.8"), 200)
+}
+
+// TestLoginFailuresPerEmail: after LOGIN_FAIL_LIMIT wrong passwords the
+// email is locked, even for the right password and from other addresses;
+// other emails are not.
+func TestLoginFailuresPerEmail(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		s := apptest.Start(t, db, map[string]string{
+			"LOGIN_FAIL_LIMIT": "3", "AUTH_RATE_LIMIT": "1000", "TRUSTED_PROXIES": "127.0.0.1",
+		})
+		api := newAuthAPI(t, s)
+		createAccount(t, s, "victim@example.com", api.usePassword("the victim's password"))
+		createAccount(t, s, "bystander@example.com", api.usePassword("the bystander's password"))
+		for i := range 3 {
+			r := api.do(t, apptest.Request{Method: "POST", Path: "/api/v1/auth/login",
+				Headers: map[string]string{"X-Real-IP": fmt.Sprintf("192.0.2.%d", i+1)},
+				Body:    map[string]any{"email": "victim@example.com", "password": "guess " + strconv.Itoa(i)}})
+			apptest.RequireProblem(t, r, 401)
+		}
+		requireRateLimited(t, api.login(t, "VICTIM@example.com", "the victim's password"), 15*60)
+		apptest.RequireStatus(t, api.login(t, "bystander@example.com", "the bystander's password"), 200)
+	})
+}
+
+// TestRateLimitSharedThroughRedis runs two instances over one Redis: the
+// count is shared, as replicas share it.
+func TestRateLimitSharedThroughRedis(t *testing.T) {
+	db := apptest.SQLite(t)
+	overrides := map[string]string{"LOGIN_FAIL_LIMIT": "1000"}
+	prefix := "taskflow-test-" + randomHex(t) + ":"
+	first := apptest.StartWithStorage(t, db, overrides, redisStorage(t, prefix))
+	second := apptest.StartWithStorage(t, db, overrides, redisStorage(t, prefix))
+	apiFirst, apiSecond := newAuthAPI(t, first), newAuthAPI(t, second)
+	createAccount(t, first, "replicated@example.com", apiFirst.usePassword("a replicated password"))
+	login := apptest.Request{Method: "POST", Path: "/api/v1/auth/login",
+		Body: map[string]any{"email": "replicated@example.com", "password": "a replicated password"}}
+	for i := range 10 {
+		api := []*authAPI{apiFirst, apiSecond}[i%2]
+		apptest.RequireStatus(t, api.do(t, login), 200)
+	}
+	requireRateLimited(t, apiFirst.do(t, login), 60)
+	requireRateLimited(t, apiSecond.do(t, login), 60)
+}
+
+// redisStorage connects to the test Redis (127.0.0.1:6379) with its own
+// client, as a replica would, under a key prefix of this test run. Without
+// a Redis it skips, except in CI where it fails.
+func redisStorage(t testing.TB, prefix string) fiber.Storage {
+	t.Helper()
+	const addr = "127.0.0.1:6379"
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Redis is required in CI at %s: %v", addr, err)
+		}
+		t.Skipf("no Redis at %s (%v): the shared rate-limit test is skipped", addr, err)
+	}
+	_ = conn.Close()
+	cfg := apptest.LoadConfig(t, map[string]string{"ENVIRONMENT": "test", "REDIS_URL": "redis://" + addr + "/0"})
+	storage, err := app.OpenRateLimitStorage(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("open Redis storage: %v", err)
+	}
+	t.Cleanup(func() { _ = storage.Close() })
+	return prefixedStorage{inner: storage, prefix: prefix}
+}
+
+// prefixedStorage keeps one test run's keys apart from any other's.
+type prefixedStorage struct {
+	inner  fiber.Storage
+	prefix string
+}
+
+func (p prefixedStorage) Get(key string) ([]byte, error) { return p.inner.Get(p.prefix + key) }
+func (p prefixedStorage) Set(key string, val []byte, exp time.Duration) error {
+	return p.inner.Set(p.prefix+key, val, exp)
+}
+func (p prefixedStorage) Delete(key string) error { return p.inner.Delete(p.prefix + key) }
+func (p prefixedStorage) Reset() error            { return nil } // never flush a shared Redis
+func (p prefixedStorage) Close() error            { return nil } // the cleanup closes inner
+
+func randomHex(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// BenchmarkLogin measures a whole login over HTTP (the request, the
+// account lookup, the argon2id verification and a new token pair) and
+// reports the median as well as the mean.
+func BenchmarkLogin(b *testing.B) {
+	s := apptest.Start(b, apptest.SQLite(b), map[string]string{"AUTH_RATE_LIMIT": "1000000000", "LOGIN_FAIL_LIMIT": "1000000000"})
+	createAccount(b, s, "bench@example.com", "a benchmark password")
+	login := apptest.Request{Method: "POST", Path: "/api/v1/auth/login",
+		Body: map[string]any{"email": "bench@example.com", "password": "a benchmark password"}}
+	var took []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if r := s.Do(b, login); r.Status != 200 {
+			b.Fatalf("login: %d %s", r.Status, r.Body)
+		}
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "median-ms")
+}

@@ -1,0 +1,580 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"taskflow/models"
+)
+
+// Tasks stores users' tasks. Every method takes the owner's user id and
+// every statement filters on it: there is no way to reach a task by id
+// alone. Queries are plain SQL scanned into small structs, so a list page
+// costs the same few statements whatever its size.
+type Tasks struct {
+	db         *gorm.DB
+	maxPerUser int
+}
+
+// NewTasks returns the task store over db; a user may own at most
+// maxPerUser tasks.
+func NewTasks(db *gorm.DB, maxPerUser int) *Tasks {
+	return &Tasks{db: db, maxPerUser: maxPerUser}
+}
+
+// Advisory lock classes (the first key of PostgreSQL's two-key advisory
+// locks) that serialize one user's creates, so a per-user cap holds under
+// concurrency. The two-key space never overlaps the migration's one-key lock.
+const (
+	lockClassTasks int32 = 1
+	lockClassTags  int32 = 2
+)
+
+const taskColumns = `id, title, description, completed, priority, due_date, created_at, updated_at, completed_at, version`
+
+// priorityCodes and priorityNames translate between the API's priority
+// names and the stored 0/1/2, which sorts in order of urgency.
+var (
+	priorityCodes = map[models.Priority]int16{models.PriorityLow: 0, models.PriorityMedium: 1, models.PriorityHigh: 2}
+	priorityNames = []models.Priority{models.PriorityLow, models.PriorityMedium, models.PriorityHigh}
+)
+
+// taskOrders is the ORDER BY of each sort; ties go to id (UUID v7, so
+// creation order) in the same direction, which keeps pages disjoint.
+var taskOrders = map[models.TaskSort]string{
+	models.SortCreatedAsc:   "created_at ASC, id ASC",
+	models.SortCreatedDesc:  "created_at DESC, id DESC",
+	models.SortDueAsc:       "due_date ASC NULLS LAST, id ASC",
+	models.SortDueDesc:      "due_date DESC NULLS LAST, id DESC",
+	models.SortPriorityAsc:  "priority ASC, id ASC",
+	models.SortPriorityDesc: "priority DESC, id DESC",
+	models.SortTitleAsc:     "lower(title) ASC, id ASC",
+	models.SortTitleDesc:    "lower(title) DESC, id DESC",
+}
+
+func errTaskNotFound() error { return models.Errorf(models.CodeNotFound, "task not found") }
+
+func errTaskChanged() error {
+	return models.Errorf(models.CodePreconditionFailed, "the task has changed since that ETag was issued: fetch it again")
+}
+
+// List returns one page of the user's tasks, with their tags. It runs at
+// most three statements and no transaction: the page (one row more than
+// asked for), a count only when that extra row shows there is more, and the
+// tags of the whole page in one query.
+func (s *Tasks) List(ctx context.Context, userID string, f models.TaskFilter) (models.TaskPage, error) {
+	if f.Limit <= 0 {
+		f.Limit = models.DefaultTaskLimit
+	}
+	f.Offset = max(f.Offset, 0)
+	order, ok := taskOrders[f.Sort]
+	if !ok {
+		order = taskOrders[models.SortCreatedDesc]
+	}
+	db := s.db.WithContext(ctx)
+	where, args := s.listWhere(userID, f)
+	pageArgs := append(slices.Clone(args), f.Limit+1, f.Offset)
+	tasks, err := queryTasks(db, `SELECT `+taskColumns+` FROM tasks WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`, pageArgs...)
+	if err != nil {
+		return models.TaskPage{}, classify(err)
+	}
+	page := models.TaskPage{Items: tasks, Limit: f.Limit, Offset: f.Offset}
+	hasMore := len(tasks) > f.Limit
+	if hasMore {
+		page.Items = tasks[:f.Limit]
+	}
+	// Without an extra row the page ends the list, so the total is known;
+	// an empty page past the start says nothing and needs a count too.
+	if hasMore || (len(tasks) == 0 && f.Offset > 0) {
+		if err := scanOne(db, []any{&page.Total}, `SELECT count(*) FROM tasks WHERE `+where, args...); err != nil {
+			return models.TaskPage{}, classify(err)
+		}
+	} else {
+		page.Total = f.Offset + int64(len(tasks))
+	}
+	if err := attachTags(db, userID, page.Items); err != nil {
+		return models.TaskPage{}, classify(err)
+	}
+	return page, nil
+}
+
+// listWhere builds the WHERE clause of a list and its arguments. Column
+// names are fixed here; only values travel as arguments.
+func (s *Tasks) listWhere(userID string, f models.TaskFilter) (string, []any) {
+	conds := []string{"user_id = ?"}
+	args := []any{userID}
+	if f.Completed != nil {
+		conds = append(conds, "completed = ?")
+		args = append(args, *f.Completed)
+	}
+	if f.Priority != nil {
+		conds = append(conds, "priority = ?")
+		args = append(args, priorityCodes[*f.Priority])
+	}
+	if f.TagID != "" {
+		conds = append(conds, "EXISTS (SELECT 1 FROM task_tags tt WHERE tt.task_id = tasks.id AND tt.tag_id = ?)")
+		args = append(args, f.TagID)
+	}
+	if f.Query != "" {
+		like := "LIKE" // SQLite's LIKE already ignores ASCII case
+		if IsPostgres(s.db) {
+			like = "ILIKE"
+		}
+		conds = append(conds, fmt.Sprintf(`(title %[1]s ? ESCAPE '\' OR description %[1]s ? ESCAPE '\')`, like))
+		pattern := containsPattern(f.Query)
+		args = append(args, pattern, pattern)
+	}
+	if f.DueBefore != nil {
+		conds = append(conds, "due_date < ?")
+		args = append(args, f.DueBefore.UTC())
+	}
+	if f.DueAfter != nil {
+		conds = append(conds, "due_date > ?")
+		args = append(args, f.DueAfter.UTC())
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// containsPattern is a LIKE pattern matching text anywhere, with LIKE's own
+// wildcards in text escaped so that they match themselves.
+func containsPattern(text string) string {
+	escaped := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(text)
+	return "%" + escaped + "%"
+}
+
+// Get returns one of the user's tasks with its tags.
+func (s *Tasks) Get(ctx context.Context, userID, id string) (models.Task, error) {
+	db := s.db.WithContext(ctx)
+	task, err := selectTask(db, userID, id, false)
+	if err != nil {
+		return models.Task{}, err
+	}
+	return withTags(db, userID, task)
+}
+
+// Create adds a task for the user. The insert, the cap check and the tag
+// links are one transaction: a tag id that is not the user's, or a user
+// already at the cap, writes nothing.
+func (s *Tasks) Create(ctx context.Context, userID string, in models.TaskInput) (models.Task, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return models.Task{}, classify(err)
+	}
+	now := timestamp()
+	task := models.Task{
+		ID: id.String(), Title: in.Title, Description: in.Description, Priority: in.Priority,
+		DueDate: utcPtr(in.DueDate), CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+	setCompleted(&task, in.Completed, now)
+	db := s.db.WithContext(ctx)
+	err = db.Transaction(func(tx *gorm.DB) error {
+		if err := lockUser(tx, lockClassTasks, userID); err != nil {
+			return err
+		}
+		err := tx.Exec(`INSERT INTO tasks (id, user_id, title, description, completed, priority, due_date, completed_at, version, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			task.ID, userID, task.Title, task.Description, task.Completed, priorityCodes[task.Priority],
+			task.DueDate, task.CompletedAt, task.Version, task.CreatedAt, task.UpdatedAt).Error
+		if err != nil {
+			return err
+		}
+		if err := checkCap(tx, "tasks", userID, s.maxPerUser); err != nil {
+			return err
+		}
+		return linkTags(tx, userID, task.ID, in.TagIDs)
+	})
+	if err != nil {
+		return models.Task{}, classify(err)
+	}
+	return withTags(db, userID, task)
+}
+
+// Replace sets every settable field of the user's task (and its whole tag
+// set) if cond matches.
+func (s *Tasks) Replace(ctx context.Context, userID, id string, in models.TaskInput, cond *models.Precondition) (models.Task, error) {
+	apply := func(t *models.Task, now time.Time) {
+		t.Title, t.Description, t.Priority, t.DueDate = in.Title, in.Description, in.Priority, utcPtr(in.DueDate)
+		setCompleted(t, in.Completed, now)
+	}
+	return s.modify(ctx, userID, id, cond, apply, true, in.TagIDs)
+}
+
+// Update changes the fields p carries on the user's task if cond matches.
+func (s *Tasks) Update(ctx context.Context, userID, id string, p models.TaskPatch, cond *models.Precondition) (models.Task, error) {
+	apply := func(t *models.Task, now time.Time) {
+		if p.Title != nil {
+			t.Title = *p.Title
+		}
+		if p.Description != nil {
+			t.Description = *p.Description
+		}
+		if p.Priority != nil {
+			t.Priority = *p.Priority
+		}
+		if p.DueDateSet {
+			t.DueDate = utcPtr(p.DueDate)
+		}
+		if p.Completed != nil {
+			setCompleted(t, *p.Completed, now)
+		}
+	}
+	return s.modify(ctx, userID, id, cond, apply, p.TagIDsSet, p.TagIDs)
+}
+
+// modify is the read-change-write of Replace and Update, in one
+// transaction: it locks the task, checks cond against its version, applies
+// the change and writes only if something differs. The UPDATE repeats the
+// version it read in its WHERE clause, so of two writers holding the same
+// ETag only one can win. A write that changes nothing keeps the version and
+// updated_at.
+func (s *Tasks) modify(ctx context.Context, userID, id string, cond *models.Precondition,
+	apply func(*models.Task, time.Time), setTags bool, tagIDs []string) (models.Task, error) {
+	var result models.Task
+	db := s.db.WithContext(ctx)
+	err := db.Transaction(func(tx *gorm.DB) error {
+		current, err := selectTask(tx, userID, id, true)
+		if err != nil {
+			return err
+		}
+		if !cond.Matches(current.Version) {
+			return errTaskChanged()
+		}
+		now := timestamp()
+		next := current
+		apply(&next, now)
+		changed := !sameFields(current, next)
+		if setTags {
+			retagged, err := replaceTags(tx, userID, id, tagIDs)
+			if err != nil {
+				return err
+			}
+			changed = changed || retagged
+		}
+		if changed {
+			next.Version, next.UpdatedAt = current.Version+1, now
+			if err := updateTask(tx, userID, next, current.Version); err != nil {
+				return err
+			}
+		}
+		result = next
+		return nil
+	})
+	if err != nil {
+		return models.Task{}, classify(err)
+	}
+	return withTags(db, userID, result)
+}
+
+func updateTask(tx *gorm.DB, userID string, t models.Task, readVersion int64) error {
+	res := tx.Exec(`UPDATE tasks SET title = ?, description = ?, completed = ?, priority = ?, due_date = ?,
+		completed_at = ?, version = ?, updated_at = ? WHERE id = ? AND user_id = ? AND version = ?`,
+		t.Title, t.Description, t.Completed, priorityCodes[t.Priority], t.DueDate,
+		t.CompletedAt, t.Version, t.UpdatedAt, t.ID, userID, readVersion)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return errTaskChanged()
+	}
+	return nil
+}
+
+// Delete removes the user's task (and its tag links, by cascade) if cond
+// matches. The version check is part of the DELETE itself.
+func (s *Tasks) Delete(ctx context.Context, userID, id string, cond *models.Precondition) error {
+	db := s.db.WithContext(ctx)
+	query, args := "DELETE FROM tasks WHERE id = ? AND user_id = ?", []any{id, userID}
+	canMatch := true
+	if cond != nil && !cond.Any {
+		query += " AND version IN ?"
+		args = append(args, cond.Versions)
+		canMatch = len(cond.Versions) > 0
+	}
+	if canMatch {
+		res := db.Exec(query, args...)
+		if res.Error != nil {
+			return classify(res.Error)
+		}
+		if res.RowsAffected > 0 {
+			return nil
+		}
+	}
+	// Nothing deleted: either there is no such task for this user, or its
+	// version did not match.
+	var one int
+	err := scanOne(db, []any{&one}, "SELECT 1 FROM tasks WHERE id = ? AND user_id = ?", id, userID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return errTaskNotFound()
+	case err != nil:
+		return classify(err)
+	}
+	return errTaskChanged()
+}
+
+// selectTask reads one of the user's tasks, without its tags. forUpdate
+// locks the row on PostgreSQL until the transaction ends; SQLite's write
+// transactions begin IMMEDIATE (see sqliteDSN), holding the database's
+// write lock from the start.
+func selectTask(db *gorm.DB, userID, id string, forUpdate bool) (models.Task, error) {
+	query := `SELECT ` + taskColumns + ` FROM tasks WHERE id = ? AND user_id = ?`
+	if forUpdate && IsPostgres(db) {
+		query += " FOR UPDATE"
+	}
+	tasks, err := queryTasks(db, query, id, userID)
+	if err != nil {
+		return models.Task{}, classify(err)
+	}
+	if len(tasks) == 0 {
+		return models.Task{}, errTaskNotFound()
+	}
+	return tasks[0], nil
+}
+
+func queryTasks(db *gorm.DB, query string, args ...any) ([]models.Task, error) {
+	rows, err := db.Raw(query, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	tasks := []models.Task{}
+	for rows.Next() {
+		task, err := scanTask(rows)
+		if err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, task)
+	}
+	return tasks, rows.Err()
+}
+
+func scanTask(rows *sql.Rows) (models.Task, error) {
+	var t models.Task
+	var priority int16
+	var due, completedAt sql.NullTime
+	err := rows.Scan(&t.ID, &t.Title, &t.Description, &t.Completed, &priority, &due,
+		&t.CreatedAt, &t.UpdatedAt, &completedAt, &t.Version)
+	if err != nil {
+		return t, err
+	}
+	if priority < 0 || int(priority) >= len(priorityNames) {
+		return t, fmt.Errorf("task %s has unknown priority %d", t.ID, priority)
+	}
+	t.Priority = priorityNames[priority]
+	t.DueDate, t.CompletedAt = nullTime(due), nullTime(completedAt)
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	t.Tags = []models.Tag{}
+	return t, nil
+}
+
+// withTags returns task with its tags read from db.
+func withTags(db *gorm.DB, userID string, task models.Task) (models.Task, error) {
+	tasks := []models.Task{task}
+	if err := attachTags(db, userID, tasks); err != nil {
+		return models.Task{}, classify(err)
+	}
+	return tasks[0], nil
+}
+
+// pageTagsQuery reads the tags of a set of tasks with their task counts.
+// Each distinct tag is counted once: a correlated count per row recounts a
+// popular tag for every task of the page that carries it (with one tag on
+// 2000 tasks it measured 4 times slower on SQLite, 5 on PostgreSQL).
+// MATERIALIZED (PostgreSQL 12+, SQLite 3.35+) makes both planners start
+// from the page's few links rather than from all of the user's tags.
+const pageTagsQuery = `WITH page_links AS MATERIALIZED (SELECT task_id, tag_id FROM task_tags WHERE task_id IN ?),
+	tag_counts AS (SELECT tag_id, count(*) AS n FROM task_tags WHERE tag_id IN (SELECT tag_id FROM page_links) GROUP BY tag_id)
+	SELECT pl.task_id, tg.id, tg.name, tg.color, tg.created_at, tc.n
+	FROM page_links pl JOIN tags tg ON tg.id = pl.tag_id JOIN tag_counts tc ON tc.tag_id = pl.tag_id
+	WHERE tg.user_id = ? ORDER BY tg.name_key, tg.id`
+
+// attachTags fills in the tags of every task in one query, however many
+// tasks there are.
+func attachTags(db *gorm.DB, userID string, tasks []models.Task) error {
+	if len(tasks) == 0 {
+		return nil
+	}
+	index := make(map[string]int, len(tasks))
+	ids := make([]string, len(tasks))
+	for i, t := range tasks {
+		index[t.ID], ids[i] = i, t.ID
+		tasks[i].Tags = []models.Tag{}
+	}
+	rows, err := db.Raw(pageTagsQuery, ids, userID).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var taskID string
+		tag, err := scanTag(rows, &taskID)
+		if err != nil {
+			return err
+		}
+		i := index[taskID]
+		tasks[i].Tags = append(tasks[i].Tags, tag)
+	}
+	return rows.Err()
+}
+
+// replaceTags makes tagIDs the task's whole tag set; it reports whether the
+// set changed. It runs inside the caller's transaction.
+func replaceTags(tx *gorm.DB, userID, taskID string, tagIDs []string) (bool, error) {
+	rows, err := tx.Raw("SELECT tag_id FROM task_tags WHERE task_id = ?", taskID).Rows()
+	if err != nil {
+		return false, err
+	}
+	var current []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return false, err
+		}
+		current = append(current, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	wanted := uniqueSorted(tagIDs)
+	slices.Sort(current)
+	if slices.Equal(current, wanted) {
+		return false, nil
+	}
+	if err := tx.Exec("DELETE FROM task_tags WHERE task_id = ?", taskID).Error; err != nil {
+		return false, err
+	}
+	return true, linkTags(tx, userID, taskID, wanted)
+}
+
+// linkTags links the task to tagIDs, which must all be the user's tags:
+// the INSERT selects them from the user's own tags, so a foreign or unknown
+// id is simply not inserted, and the shortfall rejects the whole write.
+// GORM's association saving is not used: it would upsert the tags.
+func linkTags(tx *gorm.DB, userID, taskID string, tagIDs []string) error {
+	tagIDs = uniqueSorted(tagIDs)
+	if len(tagIDs) == 0 {
+		return nil
+	}
+	res := tx.Exec(`INSERT INTO task_tags (task_id, tag_id) SELECT ?, id FROM tags WHERE user_id = ? AND id IN ?`,
+		taskID, userID, tagIDs)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != int64(len(tagIDs)) {
+		return models.Invalid(models.FieldError{Field: "tag_ids", Message: "must list only ids of your own tags"})
+	}
+	return nil
+}
+
+// lockUser serializes one user's creates of one kind on PostgreSQL with an
+// advisory lock held to the end of the transaction, so that concurrent
+// creates cannot both pass the cap check. SQLite needs nothing: its write
+// transactions run one at a time.
+func lockUser(tx *gorm.DB, lockClass int32, userID string) error {
+	if !IsPostgres(tx) {
+		return nil
+	}
+	return tx.Exec("SELECT pg_advisory_xact_lock(?, ?)", lockClass, userLockKey(userID)).Error
+}
+
+// checkCap runs after an insert in the same transaction (and, on
+// PostgreSQL, under lockUser): if the user now owns more than max rows of
+// table, the insert is refused with a validation error naming the limit.
+func checkCap(tx *gorm.DB, table, userID string, max int) error {
+	var n int64
+	if err := scanOne(tx, []any{&n}, "SELECT count(*) FROM "+table+" WHERE user_id = ?", userID); err != nil {
+		return err
+	}
+	if n > int64(max) {
+		return models.Errorf(models.CodeInvalid, "limit reached: a user may have at most %d %s", max, table)
+	}
+	return nil
+}
+
+// userLockKey is the second advisory-lock key of a user: a 32-bit hash of
+// the id. Two users sharing a hash only wait for each other, never more.
+func userLockKey(userID string) int32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(userID))
+	return int32(h.Sum32())
+}
+
+// scanOne runs a query expected to return a row and scans its first row
+// into dest; no row is sql.ErrNoRows.
+func scanOne(db *gorm.DB, dest []any, query string, args ...any) error {
+	rows, err := db.Raw(query, args...).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+func setCompleted(t *models.Task, completed bool, now time.Time) {
+	switch {
+	case completed && !t.Completed:
+		t.CompletedAt = &now
+	case !completed:
+		t.CompletedAt = nil
+	}
+	t.Completed = completed
+}
+
+func sameFields(a, b models.Task) bool {
+	return a.Title == b.Title && a.Description == b.Description && a.Completed == b.Completed &&
+		a.Priority == b.Priority && sameTime(a.DueDate, b.DueDate) && sameTime(a.CompletedAt, b.CompletedAt)
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// timestamp is the current time as the databases keep it: UTC, to the
+// microsecond, so what a write returns equals what a later read returns.
+func timestamp() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// utcPtr returns t in UTC at microsecond precision (nil stays nil).
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Microsecond)
+	return &u
+}
+
+func nullTime(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := t.Time.UTC()
+	return &u
+}
+
+func uniqueSorted(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

@@ -1,0 +1,165 @@
+package database
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"taskflow/models"
+)
+
+// refreshTokenBytes is the entropy of a refresh token: 256 bits.
+const refreshTokenBytes = 32
+
+// Tokens stores refresh tokens by their SHA-256 only: a leaked table
+// yields no usable token. Each token works once; the tokens issued from
+// one login form a family so that replaying a spent one can revoke them all.
+type Tokens struct {
+	db  *gorm.DB
+	ttl time.Duration
+}
+
+// NewTokens returns the refresh token store; tokens live for ttl after they
+// are issued.
+func NewTokens(db *gorm.DB, ttl time.Duration) *Tokens {
+	return &Tokens{db: db, ttl: ttl}
+}
+
+func errInvalidRefreshToken() error {
+	return models.Errorf(models.CodeUnauthorized, "the refresh token is invalid, expired or revoked")
+}
+
+// Issue creates the first token of a new family, for a login. The user's
+// expired tokens are swept at the same time, so the table stays bounded.
+func (s *Tokens) Issue(ctx context.Context, userID string) (models.RefreshToken, error) {
+	family, err := uuid.NewV7()
+	if err != nil {
+		return models.RefreshToken{}, classify(err)
+	}
+	var issued models.RefreshToken
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		now := storeTime()
+		if err := tx.Where("user_id = ? AND expires_at < ?", userID, now).Delete(&refreshTokenRow{}).Error; err != nil {
+			return err
+		}
+		issued, err = s.insert(tx, userID, family.String(), now)
+		return err
+	})
+	if err != nil {
+		return models.RefreshToken{}, classify(err)
+	}
+	return issued, nil
+}
+
+// rotation is what presenting a refresh token turned out to be.
+type rotation int
+
+const (
+	rotationDone     rotation = iota // the token was live: it is spent now and a new one issued
+	rotationRefused                  // no such token, or expired
+	rotationReplayed                 // spent or revoked already: the family is now revoked
+)
+
+// Rotate spends token and returns its successor in the same family. The
+// spend is one UPDATE guarded by "used_at IS NULL AND revoked_at IS NULL":
+// of two concurrent rotations of one token only the one whose UPDATE
+// changed the row wins; the other sees a spent token. Presenting a spent or
+// revoked token revokes its whole family (someone holds a copy), and
+// both cases answer unauthorized.
+//
+// The UPDATE is the transaction's first statement on purpose: it takes the
+// write lock before anything is read. A deferred SQLite transaction that
+// reads first and writes second fails (SQLITE_BUSY_SNAPSHOT) rather than
+// waits when another writer commits in between.
+func (s *Tokens) Rotate(ctx context.Context, token string) (models.RefreshToken, error) {
+	hash := hashRefreshToken(token)
+	var next models.RefreshToken
+	outcome := rotationRefused
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		now := storeTime()
+		spent := tx.Model(&refreshTokenRow{}).
+			Where("token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?", hash, now).
+			Update("used_at", now)
+		if spent.Error != nil {
+			return spent.Error
+		}
+		var row refreshTokenRow
+		err := tx.Where("token_hash = ?", hash).Take(&row).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case spent.RowsAffected == 1:
+			outcome = rotationDone
+			next, err = s.insert(tx, row.UserID, row.FamilyID, now)
+			return err
+		case !row.ExpiresAt.After(now):
+			return nil // expired: refused, but not a sign of theft
+		default:
+			outcome = rotationReplayed
+			return revokeFamily(tx, row.FamilyID, now)
+		}
+	})
+	if err != nil {
+		return models.RefreshToken{}, classify(err)
+	}
+	if outcome != rotationDone {
+		return models.RefreshToken{}, errInvalidRefreshToken()
+	}
+	return next, nil
+}
+
+// Revoke ends the login token belongs to: its whole family stops working.
+// An unknown token is not an error (logging out twice is fine).
+func (s *Tokens) Revoke(ctx context.Context, token string) error {
+	now := storeTime()
+	err := s.db.WithContext(ctx).Exec("UPDATE refresh_tokens SET revoked_at = ? WHERE revoked_at IS NULL"+
+		" AND family_id IN (SELECT family_id FROM refresh_tokens WHERE token_hash = ?)", now, hashRefreshToken(token)).Error
+	return classify(err)
+}
+
+func revokeFamily(tx *gorm.DB, familyID string, now time.Time) error {
+	return tx.Model(&refreshTokenRow{}).Where("family_id = ? AND revoked_at IS NULL", familyID).Update("revoked_at", now).Error
+}
+
+func (s *Tokens) insert(tx *gorm.DB, userID, familyID string, now time.Time) (models.RefreshToken, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return models.RefreshToken{}, err
+	}
+	raw := make([]byte, refreshTokenBytes)
+	if _, err := rand.Read(raw); err != nil {
+		return models.RefreshToken{}, err
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	row := refreshTokenRow{
+		ID: id.String(), UserID: userID, FamilyID: familyID, TokenHash: hashRefreshToken(token),
+		ExpiresAt: now.Add(s.ttl), CreatedAt: now,
+	}
+	if err := tx.Create(&row).Error; err != nil {
+		return models.RefreshToken{}, err
+	}
+	return models.RefreshToken{Token: token, UserID: userID, FamilyID: familyID, ExpiresAt: row.ExpiresAt}, nil
+}
+
+// storeTime is the time the account and token stores write: UTC, to the microsecond PostgreSQL keeps,
+// so a value returned at creation equals the one read back later.
+func storeTime() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// hashRefreshToken is the stored form of a token: its SHA-256 in hex. A
+// plain hash suffices (no salt, no stretching): the token has 256 random
+// bits, so there is nothing to guess.
+func hashRefreshToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,153 @@
+package database_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"sync"
+	"testing"
+	"time"
+
+	"taskflow/app/apptest"
+	"taskflow/database"
+	"taskflow/models"
+)
+
+func TestTokensRotation(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		gdb := openAuthDB(t, db)
+		user := createUser(t, database.NewUsers(gdb), "rotating@example.com", "a password")
+		tokens := database.NewTokens(gdb, time.Hour)
+		ctx := context.Background()
+
+		first, err := tokens.Issue(ctx, user.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.UserID != user.ID || len(first.Token) != 43 || first.ExpiresAt.Before(time.Now().Add(59*time.Minute)) {
+			t.Fatalf("issued %+v, want a 43-character token of the user for an hour", first)
+		}
+		var stored []string
+		if err := gdb.Raw("SELECT token_hash FROM refresh_tokens").Scan(&stored).Error; err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte(first.Token))
+		if len(stored) != 1 || stored[0] != hex.EncodeToString(sum[:]) {
+			t.Fatalf("stored %v, want only the SHA-256 of the token", stored)
+		}
+
+		second, err := tokens.Rotate(ctx, first.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if second.FamilyID != first.FamilyID || second.Token == first.Token || second.UserID != user.ID {
+			t.Fatalf("rotated to %+v, want a new token of the same family and user", second)
+		}
+		_, err = tokens.Rotate(ctx, first.Token)
+		requireCodeOf(t, err, models.CodeUnauthorized)
+		_, err = tokens.Rotate(ctx, second.Token) // the replay revoked the family
+		requireCodeOf(t, err, models.CodeUnauthorized)
+
+		// Another login's family is not touched by that replay.
+		other, err := tokens.Issue(ctx, user.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tokens.Rotate(ctx, other.Token); err != nil {
+			t.Fatalf("a token of another family: %v", err)
+		}
+		_, err = tokens.Rotate(ctx, "never-issued")
+		requireCodeOf(t, err, models.CodeUnauthorized)
+	})
+}
+
+func TestTokensRevoke(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		gdb := openAuthDB(t, db)
+		user := createUser(t, database.NewUsers(gdb), "leaving@example.com", "a password")
+		tokens := database.NewTokens(gdb, time.Hour)
+		ctx := context.Background()
+		issued, err := tokens.Issue(ctx, user.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		current, err := tokens.Rotate(ctx, issued.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, token := range []string{current.Token, current.Token, "never-issued"} {
+			if err := tokens.Revoke(ctx, token); err != nil {
+				t.Fatalf("Revoke: %v", err)
+			}
+		}
+		_, err = tokens.Rotate(ctx, current.Token)
+		requireCodeOf(t, err, models.CodeUnauthorized)
+	})
+}
+
+func TestTokensExpire(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		gdb := openAuthDB(t, db)
+		user := createUser(t, database.NewUsers(gdb), "expiring@example.com", "a password")
+		ctx := context.Background()
+		expired, err := database.NewTokens(gdb, -time.Minute).Issue(ctx, user.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens := database.NewTokens(gdb, time.Hour)
+		_, err = tokens.Rotate(ctx, expired.Token)
+		requireCodeOf(t, err, models.CodeUnauthorized)
+
+		// A new login sweeps the user's expired tokens.
+		if _, err := tokens.Issue(ctx, user.ID); err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		if err := gdb.Raw("SELECT COUNT(*) FROM refresh_tokens WHERE user_id = ?", user.ID).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Fatalf("%d refresh tokens after the sweep, want 1", n)
+		}
+	})
+}
+
+// TestTokensConcurrentRotation rotates one token from many goroutines at
+// once: exactly one wins, the others see a replay (never a database
+// error), and the replay revokes the winner's new token too.
+func TestTokensConcurrentRotation(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		gdb := openAuthDB(t, db)
+		user := createUser(t, database.NewUsers(gdb), "racing@example.com", "a password")
+		tokens := database.NewTokens(gdb, time.Hour)
+		ctx := context.Background()
+		issued, err := tokens.Issue(ctx, user.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const racers = 10
+		results := make([]models.RefreshToken, racers)
+		errs := make([]error, racers)
+		var wg sync.WaitGroup
+		for i := range racers {
+			wg.Go(func() { results[i], errs[i] = tokens.Rotate(ctx, issued.Token) })
+		}
+		wg.Wait()
+		var winner string
+		for i, err := range errs {
+			switch {
+			case err == nil && winner != "":
+				t.Fatal("two concurrent rotations of one token both succeeded")
+			case err == nil:
+				winner = results[i].Token
+			case models.ErrorCode(err) != models.CodeUnauthorized:
+				t.Fatalf("rotation %d failed: %v", i, err)
+			}
+		}
+		if winner == "" {
+			t.Fatal("no concurrent rotation succeeded")
+		}
+		_, err = tokens.Rotate(ctx, winner)
+		requireCodeOf(t, err, models.CodeUnauthorized)
+	})
+}

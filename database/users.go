@@ -1,0 +1,147 @@
+package database
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"taskflow/models"
+)
+
+// Users stores local accounts. Passwords come in plain and are hashed
+// here; the hash never leaves this package.
+type Users struct {
+	db     *gorm.DB
+	hasher *passwordHasher
+}
+
+// NewUsers returns the account store over db.
+func NewUsers(db *gorm.DB) *Users {
+	return &Users{db: db, hasher: newPasswordHasher(defaultArgon2)}
+}
+
+// errInvalidCredentials is the one answer to a failed login, whether the
+// email is unknown or the password wrong.
+func errInvalidCredentials() error {
+	return models.Errorf(models.CodeUnauthorized, "invalid email or password")
+}
+
+// Create registers an account. The email must already be normalized
+// (models.NormalizeEmail); an email already registered is a conflict.
+func (s *Users) Create(ctx context.Context, reg models.Registration) (models.User, error) {
+	hash, err := s.hasher.hash(ctx, reg.Password)
+	if err != nil {
+		return models.User{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return models.User{}, classify(err)
+	}
+	now := storeTime()
+	row := userRow{ID: id.String(), Email: reg.Email, Name: reg.Name, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		err = classify(err)
+		if models.ErrorCode(err) == models.CodeConflict {
+			return models.User{}, &models.Error{Code: models.CodeConflict, Message: "this email is already registered", Cause: err}
+		}
+		return models.User{}, err
+	}
+	return row.user(), nil
+}
+
+// Authenticate returns the account with this email and password. An
+// unknown email costs the same hashing work as a wrong password, and both
+// give the same unauthorized error.
+func (s *Users) Authenticate(ctx context.Context, email, password string) (models.User, error) {
+	var row userRow
+	err := s.db.WithContext(ctx).Where("email = ?", email).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		if err := s.hasher.burnDummy(ctx, password); err != nil {
+			return models.User{}, err
+		}
+		return models.User{}, errInvalidCredentials()
+	}
+	if err != nil {
+		return models.User{}, classify(err)
+	}
+	match, outdated, err := s.hasher.verify(ctx, row.PasswordHash, password)
+	if err != nil {
+		return models.User{}, classify(err)
+	}
+	if !match {
+		return models.User{}, errInvalidCredentials()
+	}
+	if outdated {
+		s.upgradeHash(ctx, row.ID, password)
+	}
+	return row.user(), nil
+}
+
+// upgradeHash re-hashes a password whose stored hash used older argon2
+// parameters. It is best effort: the login has succeeded either way.
+func (s *Users) upgradeHash(ctx context.Context, id, password string) {
+	hash, err := s.hasher.hash(ctx, password)
+	if err != nil {
+		return
+	}
+	_ = s.db.WithContext(ctx).Model(&userRow{}).Where("id = ?", id).
+		Updates(map[string]any{"password_hash": hash, "updated_at": storeTime()}).Error
+}
+
+// Get returns the account with this id.
+func (s *Users) Get(ctx context.Context, id string) (models.User, error) {
+	var row userRow
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
+		return models.User{}, classify(err)
+	}
+	return row.user(), nil
+}
+
+// DeleteAccount deletes a local account with everything it owns (tasks,
+// tags, their links, refresh tokens) in one transaction. No such account
+// is not found, and then nothing changes.
+func (s *Users) DeleteAccount(ctx context.Context, id string) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where("id = ?", id).Delete(&userRow{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return gorm.ErrRecordNotFound
+		}
+		if err := tx.Where("user_id = ?", id).Delete(&refreshTokenRow{}).Error; err != nil {
+			return err
+		}
+		return deleteOwnedData(tx, id)
+	})
+	return classify(err)
+}
+
+// DeleteData deletes the tasks and tags of userID (an external user, who
+// has no account here) in one transaction.
+func (s *Users) DeleteData(ctx context.Context, userID string) error {
+	return classify(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return deleteOwnedData(tx, userID)
+	}))
+}
+
+// deleteOwnedData deletes userID's task-tag links, tasks and tags. The
+// links go first and explicitly, rather than trusting ON DELETE CASCADE
+// to be enabled on every connection.
+func deleteOwnedData(tx *gorm.DB, userID string) error {
+	err := tx.Exec("DELETE FROM task_tags WHERE task_id IN (SELECT id FROM tasks WHERE user_id = ?)"+
+		" OR tag_id IN (SELECT id FROM tags WHERE user_id = ?)", userID, userID).Error
+	if err != nil {
+		return err
+	}
+	if err := tx.Where("user_id = ?", userID).Delete(&taskRow{}).Error; err != nil {
+		return err
+	}
+	return tx.Where("user_id = ?", userID).Delete(&tagRow{}).Error
+}
+
+func (r userRow) user() models.User {
+	return models.User{ID: r.ID, Email: r.Email, Name: r.Name, CreatedAt: r.CreatedAt.UTC()}
+}

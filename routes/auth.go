@@ -1,0 +1,331 @@
+package routes
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"taskflow/middleware"
+	"taskflow/models"
+)
+
+// Password length limits, in bytes of UTF-8 (72 is what bcrypt can take;
+// kept so that a future switch of hash cannot lock anyone out).
+const (
+	minPasswordBytes = 8
+	maxPasswordBytes = 72
+)
+
+// UserStore keeps local accounts. Authenticate fails with an unauthorized
+// error, the same for an unknown email and a wrong password; Get,
+// DeleteAccount fail with not found for an unknown id.
+type UserStore interface {
+	Create(ctx context.Context, reg models.Registration) (models.User, error)
+	Authenticate(ctx context.Context, email, password string) (models.User, error)
+	Get(ctx context.Context, id string) (models.User, error)
+	DeleteAccount(ctx context.Context, id string) error
+	DeleteData(ctx context.Context, userID string) error
+}
+
+// RefreshTokenStore issues, rotates and revokes refresh tokens. Rotate
+// fails with an unauthorized error for an unknown, expired, spent or
+// revoked token.
+type RefreshTokenStore interface {
+	Issue(ctx context.Context, userID string) (models.RefreshToken, error)
+	Rotate(ctx context.Context, token string) (models.RefreshToken, error)
+	Revoke(ctx context.Context, token string) error
+}
+
+// AccessTokenSigner mints this API's access tokens.
+type AccessTokenSigner interface {
+	Sign(userID string) (string, error)
+	Lifetime() time.Duration
+}
+
+// LoginThrottle counts failed logins per email.
+type LoginThrottle interface {
+	Locked(email string) (retryAfter time.Duration, locked bool)
+	Fail(email string)
+	Reset(email string)
+}
+
+// AuthDeps is what the auth routes need.
+type AuthDeps struct {
+	Users        UserStore
+	Tokens       RefreshTokenStore
+	AccessTokens AccessTokenSigner
+	Failures     LoginThrottle
+	Validate     *Validator
+	// Guard authenticates GET and DELETE /me.
+	Guard fiber.Handler
+	// RegisterLimit and LoginLimit are the per-IP limits on register and
+	// login; TokenLimit is the looser one on refresh and logout.
+	RegisterLimit fiber.Handler
+	LoginLimit    fiber.Handler
+	TokenLimit    fiber.Handler
+}
+
+// Auth registers the account and token endpoints under r (/api/v1/auth).
+func Auth(r fiber.Router, d AuthDeps) {
+	h := authHandlers{d}
+	r.Post("/register", d.RegisterLimit, h.register)
+	r.Post("/login", d.LoginLimit, h.login)
+	r.Post("/refresh", d.TokenLimit, h.refresh)
+	r.Post("/logout", d.TokenLimit, h.logout)
+	r.Get("/me", d.Guard, h.me)
+	r.Delete("/me", d.Guard, h.deleteMe)
+}
+
+type authHandlers struct{ AuthDeps }
+
+type registerRequest struct {
+	Email    string  `json:"email" validate:"required,email,max=254"`
+	Password string  `json:"password"`
+	Name     *string `json:"name" validate:"omitempty,max=100"`
+}
+
+type loginRequest struct {
+	Email    string `json:"email" validate:"required"`
+	Password string `json:"password" validate:"required"`
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token" validate:"required"`
+}
+
+type userResponse struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Name      *string   `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type tokenPairResponse struct {
+	User         userResponse `json:"user"`
+	AccessToken  string       `json:"access_token"`
+	RefreshToken string       `json:"refresh_token"`
+	TokenType    string       `json:"token_type"`
+	ExpiresIn    int64        `json:"expires_in"`
+}
+
+type meResponse struct {
+	ID        string     `json:"id"`
+	Email     *string    `json:"email"`
+	Name      *string    `json:"name"`
+	CreatedAt *time.Time `json:"created_at"`
+	Provider  string     `json:"provider"`
+}
+
+func (h authHandlers) register(c *fiber.Ctx) error {
+	var req registerRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	req.Email = models.NormalizeEmail(req.Email)
+	req.Name = trimmedName(req.Name)
+	if err := h.validateRegistration(req); err != nil {
+		return err
+	}
+	user, err := h.Users.Create(c.UserContext(), models.Registration{Email: req.Email, Name: req.Name, Password: req.Password})
+	if err != nil {
+		return err
+	}
+	return h.respondWithTokens(c, fiber.StatusCreated, user)
+}
+
+// validateRegistration reports every invalid field at once. The password
+// is measured in bytes, which the validator's tags cannot do.
+func (h authHandlers) validateRegistration(req registerRequest) error {
+	var fields []models.FieldError
+	if err := h.Validate.Struct(req); err != nil {
+		var invalid *models.Error
+		if !errors.As(err, &invalid) || invalid.Code != models.CodeInvalid {
+			return err
+		}
+		fields = invalid.Fields
+	}
+	if problem := passwordProblem(req.Password); problem != "" {
+		fields = append(fields, models.FieldError{Field: "password", Message: problem})
+	}
+	if len(fields) > 0 {
+		return models.Invalid(fields...)
+	}
+	return nil
+}
+
+func passwordProblem(password string) string {
+	switch {
+	case password == "":
+		return "is required"
+	case len(password) < minPasswordBytes:
+		return "must be at least 8 bytes"
+	case len(password) > maxPasswordBytes:
+		return "must be at most 72 bytes"
+	}
+	return ""
+}
+
+func (h authHandlers) login(c *fiber.Ctx) error {
+	var req loginRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	req.Email = models.NormalizeEmail(req.Email)
+	if err := h.Validate.Struct(req); err != nil {
+		return err
+	}
+	if wait, locked := h.Failures.Locked(req.Email); locked {
+		retryAfter := middleware.RetryAfterSeconds(wait)
+		c.Set(fiber.HeaderRetryAfter, retryAfter)
+		return middleware.TooManyRequests(retryAfter)
+	}
+	user, err := h.Users.Authenticate(c.UserContext(), req.Email, req.Password)
+	if models.ErrorCode(err) == models.CodeUnauthorized {
+		h.Failures.Fail(req.Email)
+	}
+	if err != nil {
+		return err
+	}
+	h.Failures.Reset(req.Email)
+	return h.respondWithTokens(c, fiber.StatusOK, user)
+}
+
+func (h authHandlers) refresh(c *fiber.Ctx) error {
+	var req refreshRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := h.Validate.Struct(req); err != nil {
+		return err
+	}
+	next, err := h.Tokens.Rotate(c.UserContext(), req.RefreshToken)
+	if err != nil {
+		return err
+	}
+	user, err := h.Users.Get(c.UserContext(), next.UserID)
+	if models.ErrorCode(err) == models.CodeNotFound {
+		return models.Errorf(models.CodeUnauthorized, "the refresh token is invalid, expired or revoked")
+	}
+	if err != nil {
+		return err
+	}
+	return h.respondWithPair(c, fiber.StatusOK, user, next.Token)
+}
+
+func (h authHandlers) logout(c *fiber.Ctx) error {
+	var req refreshRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := h.Validate.Struct(req); err != nil {
+		return err
+	}
+	if err := h.Tokens.Revoke(c.UserContext(), req.RefreshToken); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// me describes the caller. A local caller's account is read (it may have
+// been deleted since the token was issued); an external caller has no
+// account here and is described from its token.
+func (h authHandlers) me(c *fiber.Ctx) error {
+	caller, err := authCaller(c)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if caller.Provider == models.ProviderExternal {
+		return c.JSON(meResponse{
+			ID: caller.UserID, Email: claimOrNil(caller.Email), Name: claimOrNil(caller.Name),
+			Provider: string(models.ProviderExternal),
+		})
+	}
+	user, err := h.Users.Get(c.UserContext(), caller.UserID)
+	if models.ErrorCode(err) == models.CodeNotFound {
+		return middleware.InvalidToken("the account of this token no longer exists")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(meResponse{
+		ID: user.ID, Email: &user.Email, Name: user.Name, CreatedAt: &user.CreatedAt,
+		Provider: string(models.ProviderLocal),
+	})
+}
+
+// deleteMe deletes a local caller's account with all it owns, or an
+// external caller's tasks and tags.
+func (h authHandlers) deleteMe(c *fiber.Ctx) error {
+	caller, err := authCaller(c)
+	if err != nil {
+		return err
+	}
+	if caller.Provider == models.ProviderExternal {
+		err = h.Users.DeleteData(c.UserContext(), caller.UserID)
+	} else {
+		err = h.Users.DeleteAccount(c.UserContext(), caller.UserID)
+	}
+	if models.ErrorCode(err) == models.CodeNotFound {
+		return middleware.InvalidToken("the account of this token no longer exists")
+	}
+	if err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// respondWithTokens starts a new login for user: a new refresh token
+// family and an access token.
+func (h authHandlers) respondWithTokens(c *fiber.Ctx, status int, user models.User) error {
+	refresh, err := h.Tokens.Issue(c.UserContext(), user.ID)
+	if err != nil {
+		return err
+	}
+	return h.respondWithPair(c, status, user, refresh.Token)
+}
+
+func (h authHandlers) respondWithPair(c *fiber.Ctx, status int, user models.User, refreshToken string) error {
+	access, err := h.AccessTokens.Sign(user.ID)
+	if err != nil {
+		return err
+	}
+	// Token responses must not be cached (RFC 6749, section 5.1).
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(status).JSON(tokenPairResponse{
+		User:         userResponse{ID: user.ID, Email: user.Email, Name: user.Name, CreatedAt: user.CreatedAt},
+		AccessToken:  access,
+		RefreshToken: refreshToken,
+		TokenType:    "bearer",
+		ExpiresIn:    int64(h.AccessTokens.Lifetime() / time.Second),
+	})
+}
+
+func authCaller(c *fiber.Ctx) (models.Caller, error) {
+	caller, ok := middleware.CallerFrom(c)
+	if !ok {
+		return models.Caller{}, errors.New("route is not behind the auth guard")
+	}
+	return caller, nil
+}
+
+func trimmedName(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	trimmed := strings.TrimSpace(*s)
+	if trimmed == "" {
+		return nil
+	}
+	return &trimmed
+}
+
+func claimOrNil(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
