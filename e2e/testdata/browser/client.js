@@ -1,0 +1,105 @@
+// A stand-in for the frontend: it calls the TaskFlow API on another origin
+// with fetch and a bearer token, and records in window.observed what the
+// browser let it see, for the end-to-end test to read.
+//
+// The page's URL fragment says what to do:
+//   #api=<API base URL>&token=<bearer token>&scenario=crud|blocked
+"use strict";
+
+const params = new URLSearchParams(location.hash.slice(1));
+const api = params.get("api");
+const token = params.get("token");
+const scenario = params.get("scenario");
+
+window.observed = { scenario, done: false, error: null, steps: {} };
+
+function call(method, path, { body, headers = {} } = {}) {
+  const init = { method, headers: { Authorization: `Bearer ${token}`, ...headers } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  return fetch(api + path, init);
+}
+
+// record keeps what JavaScript can read of a response: the status, the
+// headers the server exposes (null for any it does not) and the JSON body.
+async function record(name, response) {
+  const text = await response.text();
+  let body = null;
+  try {
+    body = text === "" ? null : JSON.parse(text);
+  } catch {
+    body = { unparsed: text };
+  }
+  const step = {
+    status: response.status,
+    contentType: response.headers.get("Content-Type"),
+    etag: response.headers.get("ETag"),
+    location: response.headers.get("Location"),
+    requestId: response.headers.get("X-Request-ID"),
+    body,
+  };
+  window.observed.steps[name] = step;
+  return step;
+}
+
+// attempt records whether the browser let the call through at all.
+async function attempt(name, send) {
+  try {
+    const response = await send();
+    window.observed.steps[name] = { rejected: false, status: response.status };
+  } catch (err) {
+    window.observed.steps[name] = { rejected: true, errorName: err.name, message: String(err.message) };
+  }
+}
+
+// crud is the frontend's everyday round trip. The PATCH and DELETE carry
+// If-Match, so the browser sends a preflight first.
+async function crud() {
+  const created = await record("create", await call("POST", "/api/v1/tasks", {
+    body: { title: "Written from the browser", priority: "high" },
+  }));
+  const id = created.body.id;
+  await record("list", await call("GET", "/api/v1/tasks"));
+  const patched = await record("patch", await call("PATCH", `/api/v1/tasks/${id}`, {
+    body: { completed: true },
+    headers: { "If-Match": created.etag },
+  }));
+  await record("stalePatch", await call("PATCH", `/api/v1/tasks/${id}`, {
+    body: { title: "A lost update" },
+    headers: { "If-Match": created.etag },
+  }));
+  await record("delete", await call("DELETE", `/api/v1/tasks/${id}`, {
+    headers: { "If-Match": patched.etag },
+  }));
+  await record("afterDelete", await call("GET", `/api/v1/tasks/${id}`));
+}
+
+// blocked runs from an origin the API does not list.
+async function blocked() {
+  // A simple request (no preflight): the browser sends it, the server
+  // answers, and the browser hides the answer from the page.
+  await attempt("simpleGet", () => fetch(api + "/health/live"));
+  // Authorization and a JSON body make the browser ask first; the refused
+  // preflight means the POST itself is never sent.
+  await attempt("create", () => call("POST", "/api/v1/tasks", {
+    body: { title: "Sent from an unlisted origin" },
+  }));
+}
+
+(async () => {
+  try {
+    if (scenario === "crud") {
+      await crud();
+    } else if (scenario === "blocked") {
+      await blocked();
+    } else {
+      throw new Error(`unknown scenario ${scenario}`);
+    }
+  } catch (err) {
+    window.observed.error = `${err.name}: ${err.message}`;
+  } finally {
+    window.observed.done = true;
+  }
+})();
