@@ -48,18 +48,24 @@ var errMalformedHash = errors.New("malformed password hash")
 type passwordHasher struct {
 	params argon2Params
 	slots  chan struct{}
-	// dummy is a real hash of a random password. Logging in with an
-	// unknown email verifies against it, so it costs the same as a wrong
-	// password and the two cannot be told apart by their timing.
+	// dummy has the form of a hash made with the current parameters but
+	// random salt and key. Logging in with an unknown email verifies
+	// against it, so it costs the same as a wrong password and the two
+	// cannot be told apart by their timing. Building it computes no hash:
+	// start-up stays fast and never holds argon2's memory.
 	dummy string
 }
 
 func newPasswordHasher(params argon2Params) *passwordHasher {
 	h := &passwordHasher{params: params, slots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
-	random := make([]byte, 32)
-	_, _ = rand.Read(random) // crypto/rand.Read never fails on supported platforms
-	h.dummy = h.encode(params, random)
+	h.dummy = formatArgon2(params, randomBytes(int(params.SaltLen)), randomBytes(int(params.KeyLen)))
 	return h
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return b
 }
 
 // hash returns the PHC-encoded argon2id hash of password with a new salt.
@@ -106,9 +112,12 @@ func (h *passwordHasher) acquire(ctx context.Context) error {
 func (h *passwordHasher) release() { <-h.slots }
 
 func (h *passwordHasher) encode(p argon2Params, password []byte) string {
-	salt := make([]byte, p.SaltLen)
-	_, _ = rand.Read(salt)
-	key := argon2.IDKey(password, salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
+	salt := randomBytes(int(p.SaltLen))
+	return formatArgon2(p, salt, argon2.IDKey(password, salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen))
+}
+
+// formatArgon2 writes the PHC string format that decodeArgon2 reads.
+func formatArgon2(p argon2Params, salt, key []byte) string {
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key))
