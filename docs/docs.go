@@ -7,7 +7,11 @@
 package docs
 
 import (
+	"bytes"
+	"compress/gzip"
 	"embed"
+	"errors"
+	"io"
 	"io/fs"
 	"path"
 	"strings"
@@ -54,9 +58,40 @@ func Assets() fs.FS {
 	return sub
 }
 
+// Asset returns the asset served as name. The large bundles are stored
+// gzip-compressed as name+".gz" (they are most of the binary's size
+// otherwise): for those gzipped is true, and the caller either sends data as
+// is with Content-Encoding: gzip or asks for it decompressed with Gunzip.
+func Asset(name string) (data []byte, gzipped bool, err error) {
+	if strings.HasSuffix(name, ".gz") {
+		return nil, false, fs.ErrNotExist // compressed files are reached by their plain name only
+	}
+	data, err = fs.ReadFile(Assets(), name+".gz")
+	if err == nil {
+		return data, true, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, false, err
+	}
+	data, err = fs.ReadFile(Assets(), name)
+	return data, false, err
+}
+
+// Gunzip decompresses an asset that Asset returned gzipped, for clients that
+// do not accept gzip.
+func Gunzip(data []byte) ([]byte, error) {
+	r, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(r)
+}
+
 // ContentType returns the Content-Type to serve an asset with, chosen by the
-// extension of its name; unknown extensions get application/octet-stream.
+// extension of its name (ignoring a final .gz); unknown extensions get
+// application/octet-stream.
 func ContentType(name string) string {
+	name = strings.TrimSuffix(name, ".gz")
 	if ct, ok := contentTypes[strings.ToLower(path.Ext(name))]; ok {
 		return ct
 	}

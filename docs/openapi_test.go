@@ -348,7 +348,7 @@ func TestPagesLoadOnlyEmbeddedAssets(t *testing.T) {
 				t.Errorf("%s page loads %q, not from %s", name, ref, AssetsPath)
 				continue
 			}
-			if _, err := fs.Stat(Assets(), file); err != nil {
+			if _, _, err := Asset(file); err != nil {
 				t.Errorf("%s page loads %q, which is not embedded: %v", name, ref, err)
 			}
 		}

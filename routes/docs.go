@@ -44,10 +44,19 @@ func docsAsset(c *fiber.Ctx) error {
 	if !fs.ValidPath(name) || name == "." {
 		return fiber.ErrNotFound
 	}
-	data, err := fs.ReadFile(docs.Assets(), name)
+	data, gzipped, err := docs.Asset(name)
 	if err != nil {
 		// Missing file, or a directory.
 		return fiber.ErrNotFound
+	}
+	if gzipped {
+		c.Vary(fiber.HeaderAcceptEncoding)
+		// AcceptsEncodings says yes to anything when the header is absent.
+		if c.Get(fiber.HeaderAcceptEncoding) != "" && c.AcceptsEncodings("gzip") == "gzip" {
+			c.Set(fiber.HeaderContentEncoding, "gzip")
+		} else if data, err = docs.Gunzip(data); err != nil {
+			return err
+		}
 	}
 	c.Set(fiber.HeaderContentType, docs.ContentType(name))
 	c.Set(fiber.HeaderCacheControl, docsAssetCacheControl)

@@ -2,6 +2,7 @@ package routes
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"net/http/httptest"
@@ -120,5 +121,39 @@ func TestDocsUnknownAssetIsNotFound(t *testing.T) {
 		if len(handled) != 1 || handled[0] != fiber.ErrNotFound {
 			t.Errorf("GET %s: handler returned %v, want fiber.ErrNotFound", path, handled)
 		}
+	}
+}
+
+// The large bundles are stored compressed: a client that accepts gzip gets
+// the stored bytes, one that does not gets them decompressed.
+func TestDocsAssetGzip(t *testing.T) {
+	req := httptest.NewRequest(fiber.MethodGet, "/docs/assets/swagger-ui-bundle.js", nil)
+	req.Header.Set(fiber.HeaderAcceptEncoding, "gzip, deflate, br")
+	resp, err := docsApp().Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != fiber.StatusOK || resp.Header.Get(fiber.HeaderContentEncoding) != "gzip" {
+		t.Fatalf("status %d, Content-Encoding %q; want 200 and gzip", resp.StatusCode, resp.Header.Get(fiber.HeaderContentEncoding))
+	}
+	if got := resp.Header.Get(fiber.HeaderVary); !strings.Contains(got, "Accept-Encoding") {
+		t.Errorf("Vary = %q, want Accept-Encoding", got)
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatalf("body is not gzip: %v", err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil || !bytes.Contains(plain, []byte("SwaggerUIBundle")) {
+		t.Fatalf("decompressed body lacks SwaggerUIBundle (err %v)", err)
+	}
+	_, _, direct, _ := docsGet(t, docsApp(), fiber.MethodGet, "/docs/assets/swagger-ui-bundle.js")
+	if !bytes.Equal(direct, plain) {
+		t.Error("the decompressed and the plain responses differ")
+	}
+	status, _, _, _ := docsGet(t, docsApp(), fiber.MethodGet, "/docs/assets/swagger-ui-bundle.js.gz")
+	if status != fiber.StatusNotFound {
+		t.Errorf("GET the stored .gz name: status %d, want 404", status)
 	}
 }
