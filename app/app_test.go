@@ -228,7 +228,7 @@ func TestEveryResponseHasARequestID(t *testing.T) {
 		"404":       {Method: http.MethodGet, Path: "/nope"},
 		"401":       {Method: http.MethodGet, Path: "/api/v1/tasks"},
 		"413":       {Method: http.MethodPost, Path: "/api/v1/auth/login", Body: strings.Repeat("x", 200)},
-		"preflight": {Method: http.MethodOptions, Path: "/api/v1/tasks", Headers: map[string]string{"Origin": apptest.AllowedOrigin, "Access-Control-Request-Method": "POST"}},
+		"preflight": {Method: http.MethodOptions, Path: "/api/v1/tasks", Headers: map[string]string{"Origin": apptest.AllowedOrigin, "Access-Control-Request-Method": "POST"}, SkipContract: true},
 	}
 	for name, req := range requests {
 		t.Run(name, func(t *testing.T) {

@@ -787,7 +787,10 @@ func TestTaskList(t *testing.T) {
 		})
 
 		t.Run("a + in an offset may arrive unencoded", func(t *testing.T) {
-			r := call(t, s, u, http.MethodGet, "/api/v1/tasks?due_after=2025-02-01T01:00:00+01:00", nil, nil)
+			// A leniency for clients that forget to percent-encode '+' (it
+			// decodes to a space): outside the document, which wants %2B.
+			r := s.Do(t, apptest.Request{Method: http.MethodGet, Path: "/api/v1/tasks?due_after=2025-02-01T01:00:00+01:00",
+				Token: u.token, SkipContract: true})
 			apptest.RequireStatus(t, r, http.StatusOK)
 		})
 	})

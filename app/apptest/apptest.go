@@ -248,6 +248,10 @@ type Request struct {
 	Token   string
 	Body    any
 	Headers map[string]string
+	// SkipContract leaves this exchange unchecked against the OpenAPI
+	// document (see Contract): for traffic that is not the API's, such as
+	// CORS preflights or calls to another server.
+	SkipContract bool
 }
 
 var client = &http.Client{Timeout: 30 * time.Second}
@@ -262,19 +266,23 @@ func (s *Server) Do(t testing.TB, req Request) Response {
 func Do(t testing.TB, baseURL string, req Request) Response {
 	t.Helper()
 	var body io.Reader
+	var sent []byte
 	contentType := ""
 	switch b := req.Body.(type) {
 	case nil:
 	case string:
-		body, contentType = strings.NewReader(b), "application/json"
+		sent, contentType = []byte(b), "application/json"
 	case []byte:
-		body, contentType = bytes.NewReader(b), "application/json"
+		sent, contentType = b, "application/json"
 	default:
 		encoded, err := json.Marshal(b)
 		if err != nil {
 			t.Fatalf("encode request body: %v", err)
 		}
-		body, contentType = bytes.NewReader(encoded), "application/json"
+		sent, contentType = encoded, "application/json"
+	}
+	if req.Body != nil {
+		body = bytes.NewReader(sent)
 	}
 	httpReq, err := http.NewRequest(req.Method, baseURL+req.Path, body)
 	if err != nil {
@@ -298,7 +306,11 @@ func Do(t testing.TB, baseURL string, req Request) Response {
 	if err != nil {
 		t.Fatalf("read response of %s %s: %v", req.Method, req.Path, err)
 	}
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+	r := Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+	if !req.SkipContract {
+		checkContract(t, Exchange{Method: req.Method, URL: httpReq.URL, Header: httpReq.Header, Body: sent, Response: r})
+	}
+	return r
 }
 
 // RequireProblem asserts r is a problem document with the given status and
