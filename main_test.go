@@ -70,7 +70,7 @@ func TestMain(m *testing.M) {
 // process is the binary running as a child.
 type process struct {
 	cmd            *exec.Cmd
-	stdout, stderr *lockedBuffer
+	stdout, stderr *apptest.LogBuffer
 	done           chan struct{}
 	exitCode       int
 }
@@ -84,7 +84,7 @@ func start(t *testing.T, dir string, env []string, args ...string) *process {
 	if cmd.Env == nil {
 		cmd.Env = []string{} // nil would mean "inherit the test's environment"
 	}
-	p := &process{cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &process{cmd: cmd, stdout: &apptest.LogBuffer{}, stderr: &apptest.LogBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start taskflow: %v", err)
@@ -544,21 +544,4 @@ func TestVersionAndUsage(t *testing.T) {
 	if !strings.Contains(stdout.String(), "migrate") {
 		t.Errorf("help = %q", stdout.String())
 	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -135,14 +133,14 @@ func rawRequest(t *testing.T, method, url, contentType, body string, headers map
 
 // startWithRoutes runs the real app with extra routes registered after
 // app.New's own, the way a handler bug would sit among them.
-func startWithRoutes(t *testing.T, overrides map[string]string, extra func(*fiber.App)) (string, *lockedBuffer) {
+func startWithRoutes(t *testing.T, overrides map[string]string, extra func(*fiber.App)) (string, *apptest.LogBuffer) {
 	t.Helper()
 	env := apptest.Env(apptest.SQLite(t).URL)
 	for k, v := range overrides {
 		env[k] = v
 	}
 	cfg := apptest.LoadConfig(t, env)
-	logs := &lockedBuffer{}
+	logs := &apptest.LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	db, err := database.Open(context.Background(), database.Options{URL: cfg.DatabaseURL.Reveal(), MaxOpenConns: 4, MaxIdleConns: 4})
 	if err != nil {
@@ -163,23 +161,6 @@ func startWithRoutes(t *testing.T, overrides map[string]string, extra func(*fibe
 		_ = database.Close(db)
 	})
 	return "http://" + ln.Addr().String(), logs
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestPanicIs500ProblemAndTheServerSurvives(t *testing.T) {

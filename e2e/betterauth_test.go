@@ -162,7 +162,7 @@ func startBetterAuth(t *testing.T, env ...string) *betterAuthServer {
 	settings := []string{"PORT=0", "LOG_LEVEL=warn", "JWT_ALG=EdDSA", "JWT_EXPIRATION=15m",
 		"JWT_ISSUER=", "JWT_AUDIENCE=", "BETTER_AUTH_SECRET="}
 	cmd.Env = append(os.Environ(), append(settings, env...)...)
-	stderr := &lockedBuffer{}
+	stderr := &apptest.LogBuffer{}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

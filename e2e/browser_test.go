@@ -213,7 +213,7 @@ func testNoDocs(t *testing.T, browser context.Context, s *apptest.Server) {
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
 	requireTool(t, fileExists(chromiumPath), "Chromium is not installed at "+chromiumPath+" (apt-get install chromium)")
-	output := &lockedBuffer{}
+	output := &apptest.LogBuffer{}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Flag("headless", true),
@@ -440,22 +440,4 @@ func requireTaskCount(t *testing.T, s *apptest.Server, userID string, want int) 
 	if list.Total == nil || *list.Total != want || len(list.Items) != want {
 		t.Fatalf("user has %d tasks listed (total %v), want %d: %s", len(list.Items), list.Total, want, r.Body)
 	}
-}
-
-// lockedBuffer collects the browser's output from its own goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -2,7 +2,6 @@ package reliability
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,7 +22,7 @@ import (
 type serverProcess struct {
 	URL  string
 	cmd  *exec.Cmd
-	logs *lockedBuffer
+	logs *apptest.LogBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // Wait's result, set before done is closed
 }
@@ -57,7 +55,7 @@ func startProcess(t testing.TB, env map[string]string) *serverProcess {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &serverProcess{cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
+	p := &serverProcess{cmd: cmd, logs: &apptest.LogBuffer{}, done: make(chan struct{})}
 	cmd.Stdout = p.logs
 	cmd.Stderr = p.logs
 	if err := cmd.Start(); err != nil {
@@ -209,22 +207,4 @@ func rssKiB(pid int) (int, error) {
 func lastLines(text string, n int) string {
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// lockedBuffer is a bytes.Buffer safe for a process's output and readers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

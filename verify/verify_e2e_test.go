@@ -238,7 +238,7 @@ func startServer(t *testing.T, env map[string]string) *server {
 	cmd := exec.Command(binary, "serve")
 	cmd.Dir = t.TempDir() // no .env file
 	cmd.Env = environ(env)
-	var out syncBuffer
+	var out apptest.LogBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start server: %v", err)
@@ -262,7 +262,7 @@ func startServer(t *testing.T, env map[string]string) *server {
 	return &server{url: url}
 }
 
-func waitLive(t *testing.T, url string, exited <-chan error, out *syncBuffer) {
+func waitLive(t *testing.T, url string, exited <-chan error, out *apptest.LogBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	httpClient := &http.Client{Timeout: time.Second}
@@ -429,21 +429,4 @@ func hungServer(t *testing.T) string {
 		}
 	})
 	return ln.Addr().String()
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

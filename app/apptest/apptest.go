@@ -146,7 +146,7 @@ type Server struct {
 	DB     *gorm.DB
 	Config config.Config
 	App    *fiber.App
-	logs   *syncBuffer
+	logs   *LogBuffer
 }
 
 // Start opens db, migrates it and serves the app on 127.0.0.1:0 until the
@@ -169,7 +169,7 @@ func StartWithStorage(t testing.TB, db Database, overrides map[string]string, st
 		}
 	}
 	cfg := LoadConfig(t, env)
-	logs := &syncBuffer{}
+	logs := &LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -343,18 +343,20 @@ func RequireStatus(t testing.TB, r Response, status int) {
 	}
 }
 
-type syncBuffer struct {
+// LogBuffer collects output written from several goroutines (a server's
+// logs, a child process's stdout) while a test reads it.
+type LogBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *LogBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *LogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
