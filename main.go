@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -89,6 +90,7 @@ commands:
 
 func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	started := time.Now()
+	tuneGC(getenv)
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
@@ -137,6 +139,27 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// The server's live heap is a few megabytes and nearly all it allocates is
+// garbage once a request ends, so the default (collect whenever the heap
+// doubles) spent a quarter of the CPU of a list request on the collector.
+// Collecting at five times the live heap cut the CPU per list request by
+// 25% (go run ./bench), with a soft limit that makes the collector work
+// harder rather than let the heap pass 40 MiB. GOGC and GOMEMLIMIT, read
+// by the Go runtime itself, still win when set.
+const (
+	serverGCPercent   = 400
+	serverMemoryLimit = 40 << 20
+)
+
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(serverGCPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(serverMemoryLimit)
+	}
 }
 
 func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) error {

@@ -18,7 +18,7 @@ const migrationLockID = 0x7461736b666c6f77
 func Migrate(ctx context.Context, db *gorm.DB) error {
 	db = db.WithContext(ctx)
 	if !IsPostgres(db) {
-		if err := db.AutoMigrate(schema()...); err != nil {
+		if err := migrateSchema(db); err != nil {
 			return fmt.Errorf("migrate: %w", classify(err))
 		}
 		return nil
@@ -27,10 +27,24 @@ func Migrate(ctx context.Context, db *gorm.DB) error {
 		if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(migrationLockID)).Error; err != nil {
 			return err
 		}
-		return tx.AutoMigrate(schema()...)
+		return migrateSchema(tx)
 	})
 	if err != nil {
 		return fmt.Errorf("migrate: %w", classify(err))
+	}
+	return nil
+}
+
+// migrateSchema creates or updates the tables and their indexes, then
+// drops the indexes that newer ones replaced.
+func migrateSchema(db *gorm.DB) error {
+	if err := db.AutoMigrate(schema()...); err != nil {
+		return err
+	}
+	for _, name := range supersededIndexes {
+		if err := db.Exec("DROP INDEX IF EXISTS " + name).Error; err != nil {
+			return err
+		}
 	}
 	return nil
 }
