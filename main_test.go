@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"taskflow/app/apptest"
+	apiclient "taskflow/client" // the package name is taken by this file's HTTP client
 	"taskflow/config"
 	"taskflow/database"
 )
@@ -479,7 +480,7 @@ func exchange(t *testing.T, addr, head, body string, spread time.Duration, midwa
 	if err != nil {
 		t.Fatalf("read the answer's body: %v", err)
 	}
-	var problem struct{ Type string }
+	var problem apiclient.Problem
 	_ = json.Unmarshal(data, &problem)
 	if problem.Type == "" {
 		t.Fatalf("the answer is not a problem document: %d %s", resp.StatusCode, data)

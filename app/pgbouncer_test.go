@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"taskflow/app/apptest"
+	"taskflow/client"
 	"taskflow/database"
 )
 
@@ -142,7 +143,7 @@ func apiWritesAndReads(t *testing.T, s *apptest.Server) {
 				t.Errorf("create task %d: %d %s", i, r.Status, r.Body)
 				return
 			}
-			var task struct{ ID, Title string }
+			var task client.Task
 			r.JSON(t, &task)
 			ids[i] = task.ID
 		})

@@ -1,7 +1,8 @@
 // Package client is a small typed client for the TaskFlow HTTP API as
 // /work/shared/API.md describes it: the service endpoints, auth, tasks and
-// tags. `taskflow verify` checks live deployments with it and the
-// end-to-end tests drive the real server through it.
+// tags. `taskflow verify` checks live deployments with it, and the tests
+// decode the server's answers into its types, so the JSON shape of a task,
+// a tag, a page, a session or a problem is written out once.
 //
 // Every call takes a context and is bounded by the client's per-request
 // timeout. An answer with an unexpected status is returned as an *Error

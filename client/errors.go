@@ -61,8 +61,8 @@ func StatusOf(err error) int {
 	return 0
 }
 
-// problemDocument is the wire form of a problem.
-type problemDocument struct {
+// Problem is an RFC 9457 problem document, the body of every error answer.
+type Problem struct {
 	Type      string       `json:"type"`
 	Title     string       `json:"title"`
 	Status    int          `json:"status"`
@@ -78,7 +78,7 @@ func errorFrom(req Request, resp *Response) *Error {
 	e := &Error{Method: req.Method, Path: req.Path, Status: resp.Status, Header: resp.Header,
 		RequestID: resp.Header.Get("X-Request-ID")}
 	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	var doc problemDocument
+	var doc Problem
 	if mediaType == "application/problem+json" && json.Unmarshal(resp.Body, &doc) == nil {
 		e.Problem = true
 		e.Type, e.Title, e.Detail, e.Errors = doc.Type, doc.Title, doc.Detail, doc.Errors

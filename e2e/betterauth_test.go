@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"taskflow/app/apptest"
+	"taskflow/client"
 )
 
 // fixtureDir holds the Node.js fixture: a real Better Auth server and an
@@ -298,10 +299,7 @@ func signEdDSA(t *testing.T, key ed25519.PrivateKey, kid string, claims jwt.MapC
 // requireTaskTitled checks a task response and returns the task's id.
 func requireTaskTitled(t *testing.T, r apptest.Response, title string) string {
 	t.Helper()
-	var task struct {
-		ID    string `json:"id"`
-		Title string `json:"title"`
-	}
+	var task client.Task
 	r.JSON(t, &task)
 	if task.ID == "" || task.Title != title {
 		t.Fatalf("task = %s, want an id and title %q", r.Body, title)
@@ -314,12 +312,7 @@ func requireTaskIDs(t *testing.T, s *apptest.Server, token string, ids ...string
 	t.Helper()
 	r := s.Do(t, apptest.Request{Method: http.MethodGet, Path: "/api/v1/tasks", Token: token})
 	apptest.RequireStatus(t, r, http.StatusOK)
-	var list struct {
-		Items []struct {
-			ID string `json:"id"`
-		} `json:"items"`
-		Total int `json:"total"`
-	}
+	var list client.TaskList
 	r.JSON(t, &list)
 	got := make([]string, len(list.Items))
 	for i, item := range list.Items {
@@ -336,14 +329,9 @@ func requireExternalCaller(t *testing.T, s *apptest.Server, user betterAuthUser)
 	t.Helper()
 	r := s.Do(t, apptest.Request{Method: http.MethodGet, Path: "/api/v1/auth/me", Token: user.JWT})
 	apptest.RequireStatus(t, r, http.StatusOK)
-	var me struct {
-		ID       string `json:"id"`
-		Email    string `json:"email"`
-		Name     string `json:"name"`
-		Provider string `json:"provider"`
-	}
+	var me client.Me
 	r.JSON(t, &me)
-	if me.ID != user.ID || me.Provider != "external" || me.Email != user.Email || me.Name != user.Name {
+	if me.ID != user.ID || me.Provider != "external" || me.Email == nil || *me.Email != user.Email || me.Name == nil || *me.Name != user.Name {
 		t.Fatalf("GET /auth/me = %s, want id %q, provider external, email %q, name %q", r.Body, user.ID, user.Email, user.Name)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"taskflow/app/apptest"
+	"taskflow/client"
 )
 
 // chromiumPath is Debian's Chromium, the browser CI installs.
@@ -75,7 +76,7 @@ func testAllowedOrigin(t *testing.T, browser context.Context, s *apptest.Server,
 
 	created := page.step(t, "create")
 	requireStep(t, created, http.StatusCreated)
-	var task browserTask
+	var task client.Task
 	created.decode(t, &task)
 	if task.Title != "Written from the browser" || task.Priority != "high" || task.Completed {
 		t.Fatalf("created task = %+v, want the title sent, priority high, not completed", task)
@@ -87,10 +88,7 @@ func testAllowedOrigin(t *testing.T, browser context.Context, s *apptest.Server,
 
 	listed := page.step(t, "list")
 	requireStep(t, listed, http.StatusOK)
-	var list struct {
-		Items []browserTask `json:"items"`
-		Total int           `json:"total"`
-	}
+	var list client.TaskList
 	listed.decode(t, &list)
 	if list.Total != 1 || len(list.Items) != 1 || list.Items[0].ID != task.ID || list.Items[0].Title != task.Title {
 		t.Fatalf("list = %+v, want exactly the created task", list)
@@ -98,7 +96,7 @@ func testAllowedOrigin(t *testing.T, browser context.Context, s *apptest.Server,
 
 	patched := page.step(t, "patch")
 	requireStep(t, patched, http.StatusOK)
-	var done browserTask
+	var done client.Task
 	patched.decode(t, &done)
 	if !done.Completed || done.CompletedAt == nil {
 		t.Fatalf("patched task = %+v, want completed with a completed_at", done)
@@ -313,15 +311,6 @@ func (s fetchStep) decode(t *testing.T, v any) {
 	}
 }
 
-// browserTask is the part of a task these tests look at.
-type browserTask struct {
-	ID          string  `json:"id"`
-	Title       string  `json:"title"`
-	Priority    string  `json:"priority"`
-	Completed   bool    `json:"completed"`
-	CompletedAt *string `json:"completed_at"`
-}
-
 // runPage opens pageURL in a new tab, waits until its script has finished
 // and reads what it recorded.
 func runPage(t *testing.T, browser context.Context, pageURL string) pageObservation {
@@ -404,11 +393,7 @@ func requireProblemStep(t *testing.T, s fetchStep, status int) {
 	if !strings.HasPrefix(s.ContentType, "application/problem+json") {
 		t.Fatalf("%s: Content-Type = %q, want application/problem+json", s.Name, s.ContentType)
 	}
-	var problem struct {
-		Status    int    `json:"status"`
-		Title     string `json:"title"`
-		RequestID string `json:"request_id"`
-	}
+	var problem client.Problem
 	s.decode(t, &problem)
 	if problem.Status != status || problem.Title == "" || problem.RequestID != s.RequestID {
 		t.Fatalf("%s: problem = %+v, want status %d, a title and request_id %q", s.Name, problem, status, s.RequestID)

@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"taskflow/app/apptest"
+	"taskflow/client"
 )
 
 // The fuzz targets drive the app in process (fiber's app.Test, no network)
@@ -43,10 +44,7 @@ func newFuzzApp(f *testing.F) *fuzzApp {
 	registered := apptest.Do(f, s.URL, apptest.Request{Method: http.MethodPost, Path: authPath + "/register",
 		Body: map[string]string{"email": fa.email, "password": hostilePassword}})
 	apptest.RequireStatus(f, registered, http.StatusCreated)
-	var session struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-	}
+	var session client.Session
 	registered.JSON(f, &session)
 	fa.token, fa.refreshToken = session.AccessToken, session.RefreshToken
 	tag := s.Do(f, apptest.Request{Method: http.MethodPost, Path: tagsPath, Token: fa.token, Body: map[string]string{"name": "fuzz"}})

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"taskflow/app/apptest"
+	"taskflow/client"
 )
 
 const (
@@ -239,12 +240,12 @@ func userToken(t testing.TB) (userID, token string) {
 }
 
 // createTask posts a task and returns its id, failing the test otherwise.
-func createTask(t testing.TB, client *http.Client, baseURL, token, title string) string {
+func createTask(t testing.TB, httpClient *http.Client, baseURL, token, title string) string {
 	t.Helper()
-	o := send(context.Background(), client, baseURL, call{Method: http.MethodPost, Path: tasksPath, Token: token,
+	o := send(context.Background(), httpClient, baseURL, call{Method: http.MethodPost, Path: tasksPath, Token: token,
 		Body: jsonBody(t, map[string]any{"title": title})})
 	requireStatus(t, o, http.StatusCreated)
-	var task struct{ ID string }
+	var task client.Task
 	decodeInto(t, o, &task)
 	return task.ID
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"taskflow/app/apptest"
+	"taskflow/client"
 )
 
 const (
@@ -32,21 +33,21 @@ func TestLimits(t *testing.T) {
 			"MAX_TAGS_PER_USER":  fmt.Sprint(limitTags),
 			"BODY_LIMIT":         fmt.Sprint(limitBody),
 		})
-		client := newClient(true, 30*time.Second)
-		do := func(c call) outcome { return send(context.Background(), client, s.URL, c) }
+		httpClient := newClient(true, 30*time.Second)
+		do := func(c call) outcome { return send(context.Background(), httpClient, s.URL, c) }
 
 		t.Run("tasks per user", func(t *testing.T) {
 			_, token := userToken(t)
 			var ids []string
 			for i := range limitTasks {
-				ids = append(ids, createTask(t, client, s.URL, token, fmt.Sprint("task ", i)))
+				ids = append(ids, createTask(t, httpClient, s.URL, token, fmt.Sprint("task ", i)))
 			}
 			over := do(call{Method: http.MethodPost, Path: tasksPath, Token: token, Body: []byte(`{"title":"one too many"}`)})
 			requireCapProblem(t, over)
 			requireStatus(t, do(call{Method: http.MethodDelete, Path: tasksPath + "/" + ids[0], Token: token}), http.StatusNoContent)
-			createTask(t, client, s.URL, token, "fits again after a delete")
+			createTask(t, httpClient, s.URL, token, "fits again after a delete")
 			_, other := userToken(t)
-			createTask(t, client, s.URL, other, "another user has a cap of its own")
+			createTask(t, httpClient, s.URL, other, "another user has a cap of its own")
 		})
 
 		t.Run("tasks per user, racing", func(t *testing.T) {
@@ -54,7 +55,7 @@ func TestLimits(t *testing.T) {
 			created, refused := race(12, func() outcome {
 				return do(call{Method: http.MethodPost, Path: tasksPath, Token: token, Body: []byte(`{"title":"racer"}`)})
 			}, func(o outcome) { requireCapProblemE(t, o) })
-			var page struct{ Total int }
+			var page client.TaskList
 			list := do(call{Method: http.MethodGet, Path: tasksPath, Token: token})
 			requireStatus(t, list, http.StatusOK)
 			decodeInto(t, list, &page)

@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"taskflow/app/apptest"
+	"taskflow/client"
 	"taskflow/database"
 )
 
@@ -136,15 +137,11 @@ func schemaOf(t testing.TB, db *gorm.DB) []string {
 	return items
 }
 
-// session is the body of a register, login or refresh response.
+// session is the body of a register, login or refresh response and the
+// outcome it came in.
 type session struct {
-	User struct {
-		ID    string `json:"id"`
-		Email string `json:"email"`
-	} `json:"user"`
-	AccessToken  string `json:"access_token"`
-	RefreshToken string `json:"refresh_token"`
-	out          outcome
+	client.Session
+	out outcome
 }
 
 func register(t testing.TB, baseURL, email, password string) session {
@@ -153,7 +150,7 @@ func register(t testing.TB, baseURL, email, password string) session {
 		Body: jsonBody(t, map[string]string{"email": email, "password": password})})
 	requireStatus(t, o, http.StatusCreated)
 	var s session
-	decodeInto(t, o, &s)
+	decodeInto(t, o, &s.Session)
 	s.out = o
 	return s
 }
@@ -165,7 +162,7 @@ func refresh(t testing.TB, baseURL, token string) session {
 		Body: jsonBody(t, map[string]string{"refresh_token": token})})
 	var s session
 	if o.Status == http.StatusOK {
-		decodeInto(t, o, &s)
+		decodeInto(t, o, &s.Session)
 	}
 	s.out = o
 	return s

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"taskflow/app/apptest"
+	"taskflow/client"
 )
 
 const (
@@ -195,12 +196,7 @@ func (c *soakClient) list() {
 	if o.Status != http.StatusOK {
 		return
 	}
-	var page struct {
-		Items []struct {
-			ID    string `json:"id"`
-			Title string `json:"title"`
-		} `json:"items"`
-	}
+	var page client.TaskList
 	if err := json.Unmarshal(o.Body, &page); err != nil {
 		c.fail("list: body is not a page: %v", err)
 		return

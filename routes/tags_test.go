@@ -10,25 +10,21 @@ import (
 	"github.com/google/uuid"
 
 	"taskflow/app/apptest"
+	"taskflow/client"
 )
 
 // requireTagShape checks a tag body's exact shape and returns it decoded.
-func requireTagShape(t testing.TB, r apptest.Response) tagJSON {
+func requireTagShape(t testing.TB, r apptest.Response) client.Tag {
 	t.Helper()
 	m := r.Map(t)
 	requireKeys(t, "tag", m, tagKeys)
 	requireUTCTime(t, "created_at", m["created_at"])
-	var tag tagJSON
+	var tag client.Tag
 	r.JSON(t, &tag)
 	return tag
 }
 
-type tagList struct {
-	Items []tagJSON `json:"items"`
-	Total int       `json:"total"`
-}
-
-func listTags(t testing.TB, s *apptest.Server, u user) tagList {
+func listTags(t testing.TB, s *apptest.Server, u user) client.TagList {
 	t.Helper()
 	r := call(t, s, u, http.MethodGet, "/api/v1/tags", nil, nil)
 	apptest.RequireStatus(t, r, http.StatusOK)
@@ -37,12 +33,12 @@ func listTags(t testing.TB, s *apptest.Server, u user) tagList {
 	for _, item := range m["items"].([]any) {
 		requireKeys(t, "listed tag", item.(map[string]any), tagKeys)
 	}
-	var list tagList
+	var list client.TagList
 	r.JSON(t, &list)
 	return list
 }
 
-func tagNames(tags []tagJSON) []string {
+func tagNames(tags []client.Tag) []string {
 	out := make([]string, len(tags))
 	for i, tag := range tags {
 		out[i] = tag.Name
@@ -124,7 +120,7 @@ func TestTagEndpoints(t *testing.T) {
 
 		t.Run("PATCH recolours and renames", func(t *testing.T) {
 			tag := mustCreateTag(t, s, u, "recolour me")
-			patch := func(body map[string]any) tagJSON {
+			patch := func(body map[string]any) client.Tag {
 				r := call(t, s, u, http.MethodPatch, "/api/v1/tags/"+tag.ID, body, nil)
 				apptest.RequireStatus(t, r, http.StatusOK)
 				return requireTagShape(t, r)
@@ -213,7 +209,7 @@ func TestTagEndpoints(t *testing.T) {
 	})
 }
 
-func mustGetTagByID(t testing.TB, s *apptest.Server, u user, id string) (tagJSON, apptest.Response) {
+func mustGetTagByID(t testing.TB, s *apptest.Server, u user, id string) (client.Tag, apptest.Response) {
 	t.Helper()
 	r := call(t, s, u, http.MethodGet, "/api/v1/tags/"+id, nil, nil)
 	apptest.RequireStatus(t, r, http.StatusOK)

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"taskflow/app/apptest"
+	"taskflow/client"
 	"taskflow/database"
 	"taskflow/models"
 )
@@ -69,7 +70,7 @@ func BenchmarkListHandler(b *testing.B) {
 					b.Fatalf("status %d, want 200: %s", status, ctx.Response.Body())
 				}
 			}
-			var page taskPage
+			var page client.TaskList
 			if err := json.Unmarshal(ctx.Response.Body(), &page); err != nil || len(page.Items) != 20 || page.Total != 200 {
 				b.Fatalf("last page: %d items of %d (%v), want 20 of 200", len(page.Items), page.Total, err)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"taskflow/app/apptest"
+	"taskflow/client"
 )
 
 // user is a caller with its own token; each test user has a fresh id, so
@@ -32,36 +33,6 @@ func newUser(t testing.TB) user {
 func call(t testing.TB, s *apptest.Server, u user, method, path string, body any, headers map[string]string) apptest.Response {
 	t.Helper()
 	return s.Do(t, apptest.Request{Method: method, Path: path, Token: u.token, Body: body, Headers: headers})
-}
-
-// taskJSON is a task as the API returns it.
-type taskJSON struct {
-	ID          string     `json:"id"`
-	Title       string     `json:"title"`
-	Description string     `json:"description"`
-	Completed   bool       `json:"completed"`
-	Priority    string     `json:"priority"`
-	DueDate     *time.Time `json:"due_date"`
-	Tags        []tagJSON  `json:"tags"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
-	CompletedAt *time.Time `json:"completed_at"`
-}
-
-// tagJSON is a tag as the API returns it.
-type tagJSON struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Color     *string   `json:"color"`
-	TaskCount int       `json:"task_count"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-type taskPage struct {
-	Items  []taskJSON `json:"items"`
-	Total  int        `json:"total"`
-	Limit  int        `json:"limit"`
-	Offset int        `json:"offset"`
 }
 
 var (
@@ -86,7 +57,7 @@ func requireKeys(t testing.TB, what string, m map[string]any, keys []string) {
 
 // requireTaskShape checks a task body's exact shape, its tags' shapes, and
 // that its times are RFC 3339 in UTC; it returns the task decoded.
-func requireTaskShape(t testing.TB, r apptest.Response) taskJSON {
+func requireTaskShape(t testing.TB, r apptest.Response) client.Task {
 	t.Helper()
 	m := r.Map(t)
 	requireKeys(t, "task", m, taskKeys)
@@ -103,7 +74,7 @@ func requireTaskShape(t testing.TB, r apptest.Response) taskJSON {
 	if _, err := uuid.Parse(m["id"].(string)); err != nil {
 		t.Fatalf("id %q is not a UUID", m["id"])
 	}
-	var task taskJSON
+	var task client.Task
 	r.JSON(t, &task)
 	return task
 }
@@ -135,43 +106,43 @@ func requireFieldError(t testing.TB, r apptest.Response, field string) {
 	t.Fatalf("422 errors do not name %q: %s", field, r.Body)
 }
 
-func mustCreateTask(t testing.TB, s *apptest.Server, u user, body map[string]any) taskJSON {
+func mustCreateTask(t testing.TB, s *apptest.Server, u user, body map[string]any) client.Task {
 	t.Helper()
 	r := call(t, s, u, http.MethodPost, "/api/v1/tasks", body, nil)
 	apptest.RequireStatus(t, r, http.StatusCreated)
-	var task taskJSON
+	var task client.Task
 	r.JSON(t, &task)
 	return task
 }
 
-func mustCreateTag(t testing.TB, s *apptest.Server, u user, name string) tagJSON {
+func mustCreateTag(t testing.TB, s *apptest.Server, u user, name string) client.Tag {
 	t.Helper()
 	r := call(t, s, u, http.MethodPost, "/api/v1/tags", map[string]any{"name": name}, nil)
 	apptest.RequireStatus(t, r, http.StatusCreated)
-	var tag tagJSON
+	var tag client.Tag
 	r.JSON(t, &tag)
 	return tag
 }
 
-func mustGetTask(t testing.TB, s *apptest.Server, u user, id string) (taskJSON, string) {
+func mustGetTask(t testing.TB, s *apptest.Server, u user, id string) (client.Task, string) {
 	t.Helper()
 	r := call(t, s, u, http.MethodGet, "/api/v1/tasks/"+id, nil, nil)
 	apptest.RequireStatus(t, r, http.StatusOK)
 	return requireTaskShape(t, r), r.Header.Get("ETag")
 }
 
-func listTasks(t testing.TB, s *apptest.Server, u user, query url.Values) taskPage {
+func listTasks(t testing.TB, s *apptest.Server, u user, query url.Values) client.TaskList {
 	t.Helper()
 	r := call(t, s, u, http.MethodGet, "/api/v1/tasks?"+query.Encode(), nil, nil)
 	apptest.RequireStatus(t, r, http.StatusOK)
 	m := r.Map(t)
 	requireKeys(t, "task page", m, []string{"items", "total", "limit", "offset"})
-	var page taskPage
+	var page client.TaskList
 	r.JSON(t, &page)
 	return page
 }
 
-func titles(tasks []taskJSON) []string {
+func titles(tasks []client.Task) []string {
 	out := make([]string, len(tasks))
 	for i, task := range tasks {
 		out[i] = task.Title
@@ -179,7 +150,7 @@ func titles(tasks []taskJSON) []string {
 	return out
 }
 
-func tagIDs(tags []tagJSON) []string {
+func tagIDs(tags []client.Tag) []string {
 	out := make([]string, len(tags))
 	for i, tag := range tags {
 		out[i] = tag.ID
@@ -320,54 +291,54 @@ func TestTaskReplaceUpdateDelete(t *testing.T) {
 			cases := []struct {
 				name  string
 				patch map[string]any
-				check func(t *testing.T, task taskJSON)
+				check func(t *testing.T, task client.Task)
 			}{
-				{"title", map[string]any{"title": "  New title "}, func(t *testing.T, task taskJSON) {
+				{"title", map[string]any{"title": "  New title "}, func(t *testing.T, task client.Task) {
 					if task.Title != "New title" || task.Description != "desc" || task.Priority != "high" || len(task.Tags) != 2 {
 						t.Errorf("got %+v", task)
 					}
 				}},
-				{"empty description", map[string]any{"description": ""}, func(t *testing.T, task taskJSON) {
+				{"empty description", map[string]any{"description": ""}, func(t *testing.T, task client.Task) {
 					if task.Description != "" || task.Title != "Full" {
 						t.Errorf("got %+v", task)
 					}
 				}},
-				{"completed false clears completed_at", map[string]any{"completed": false}, func(t *testing.T, task taskJSON) {
+				{"completed false clears completed_at", map[string]any{"completed": false}, func(t *testing.T, task client.Task) {
 					if task.Completed || task.CompletedAt != nil || task.Priority != "high" {
 						t.Errorf("got %+v", task)
 					}
 				}},
-				{"priority low", map[string]any{"priority": "low"}, func(t *testing.T, task taskJSON) {
+				{"priority low", map[string]any{"priority": "low"}, func(t *testing.T, task client.Task) {
 					if task.Priority != "low" || !task.Completed {
 						t.Errorf("got %+v", task)
 					}
 				}},
-				{"due_date null clears it", map[string]any{"due_date": nil}, func(t *testing.T, task taskJSON) {
+				{"due_date null clears it", map[string]any{"due_date": nil}, func(t *testing.T, task client.Task) {
 					if task.DueDate != nil || task.Title != "Full" {
 						t.Errorf("got %+v", task)
 					}
 				}},
-				{"due_date set", map[string]any{"due_date": "2031-05-06T07:08:09.5-02:00"}, func(t *testing.T, task taskJSON) {
+				{"due_date set", map[string]any{"due_date": "2031-05-06T07:08:09.5-02:00"}, func(t *testing.T, task client.Task) {
 					if task.DueDate == nil || !task.DueDate.Equal(time.Date(2031, 5, 6, 9, 8, 9, 5e8, time.UTC)) {
 						t.Errorf("due_date = %v", task.DueDate)
 					}
 				}},
-				{"tag_ids replaces the set", map[string]any{"tag_ids": []string{home.ID}}, func(t *testing.T, task taskJSON) {
+				{"tag_ids replaces the set", map[string]any{"tag_ids": []string{home.ID}}, func(t *testing.T, task client.Task) {
 					if len(task.Tags) != 1 || task.Tags[0].ID != home.ID {
 						t.Errorf("tags = %+v", task.Tags)
 					}
 				}},
-				{"tag_ids empty removes all", map[string]any{"tag_ids": []string{}}, func(t *testing.T, task taskJSON) {
+				{"tag_ids empty removes all", map[string]any{"tag_ids": []string{}}, func(t *testing.T, task client.Task) {
 					if len(task.Tags) != 0 {
 						t.Errorf("tags = %+v", task.Tags)
 					}
 				}},
-				{"null resets to defaults", map[string]any{"description": nil, "priority": nil, "completed": nil, "tag_ids": nil}, func(t *testing.T, task taskJSON) {
+				{"null resets to defaults", map[string]any{"description": nil, "priority": nil, "completed": nil, "tag_ids": nil}, func(t *testing.T, task client.Task) {
 					if task.Description != "" || task.Priority != "medium" || task.Completed || len(task.Tags) != 0 || task.Title != "Full" {
 						t.Errorf("got %+v", task)
 					}
 				}},
-				{"client-only fields ignored", map[string]any{"id": uuid.NewString(), "created_at": "2001-01-01T00:00:00Z", "completed_at": nil}, func(t *testing.T, task taskJSON) {
+				{"client-only fields ignored", map[string]any{"id": uuid.NewString(), "created_at": "2001-01-01T00:00:00Z", "completed_at": nil}, func(t *testing.T, task client.Task) {
 					if task.CompletedAt == nil || task.CreatedAt.Year() == 2001 {
 						t.Errorf("got %+v", task)
 					}
@@ -393,7 +364,7 @@ func TestTaskReplaceUpdateDelete(t *testing.T) {
 
 		t.Run("completed_at follows completed", func(t *testing.T) {
 			task := mustCreateTask(t, s, u, map[string]any{"title": "Lifecycle"})
-			patch := func(body map[string]any) taskJSON {
+			patch := func(body map[string]any) client.Task {
 				r := call(t, s, u, http.MethodPatch, "/api/v1/tasks/"+task.ID, body, nil)
 				apptest.RequireStatus(t, r, http.StatusOK)
 				return requireTaskShape(t, r)
@@ -458,7 +429,7 @@ func TestTaskIfMatch(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		s := apptest.Start(t, db, nil)
 		u := newUser(t)
-		path := func(task taskJSON) string { return "/api/v1/tasks/" + task.ID }
+		path := func(task client.Task) string { return "/api/v1/tasks/" + task.ID }
 		ifMatch := func(v string) map[string]string { return map[string]string{"If-Match": v} }
 
 		cases := []struct {

@@ -177,9 +177,7 @@ func problemDocumentProblem(resp *client.Response) string {
 	if mediaType != "application/problem+json" {
 		return fmt.Sprintf("Content-Type is %q, want application/problem+json", resp.Header.Get("Content-Type"))
 	}
-	var doc struct {
-		Status int `json:"status"`
-	}
+	var doc client.Problem
 	if err := json.Unmarshal(resp.Body, &doc); err != nil || doc.Status != resp.Status {
 		return fmt.Sprintf("the body is not a problem document with status %d", resp.Status)
 	}

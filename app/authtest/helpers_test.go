@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"taskflow/app/apptest"
+	"taskflow/client"
 )
 
 // authAPI sends requests to a test server and keeps every response body,
@@ -57,26 +58,22 @@ func (a *authAPI) requireNoSecrets(t *testing.T) {
 	}
 }
 
-// tokenPair is the body of register, login and refresh.
-type tokenPair struct {
-	User struct {
-		ID        string  `json:"id"`
-		Email     string  `json:"email"`
-		Name      *string `json:"name"`
-		CreatedAt string  `json:"created_at"`
-	} `json:"user"`
-	AccessToken  string `json:"access_token"`
-	RefreshToken string `json:"refresh_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int    `json:"expires_in"`
+// userCreatedAt returns the user's created_at in a register, login or
+// refresh body exactly as sent, so tests can compare the wire form and not
+// only the instant it names.
+func userCreatedAt(t testing.TB, r apptest.Response) string {
+	t.Helper()
+	user, _ := r.Map(t)["user"].(map[string]any)
+	createdAt, _ := user["created_at"].(string)
+	return createdAt
 }
 
-func (a *authAPI) register(t testing.TB, email, password string) tokenPair {
+func (a *authAPI) register(t testing.TB, email, password string) client.Session {
 	t.Helper()
 	a.usePassword(password)
 	r := a.do(t, apptest.Request{Method: "POST", Path: "/api/v1/auth/register", Body: map[string]any{"email": email, "password": password}})
 	apptest.RequireStatus(t, r, 201)
-	var pair tokenPair
+	var pair client.Session
 	r.JSON(t, &pair)
 	return pair
 }
