@@ -1,8 +1,8 @@
 // Package client is a small typed client for the TaskFlow HTTP API as
-// /work/shared/API.md describes it: the service endpoints, auth, tasks and
-// tags. `taskflow verify` checks live deployments with it, and the tests
-// decode the server's answers into its types, so the JSON shape of a task,
-// a tag, a page, a session or a problem is written out once.
+// /work/shared/API.md describes it: the service endpoints, tasks, tags and
+// account deletion. `taskflow verify` checks live deployments with it, and
+// the tests decode the server's answers into its types, so the JSON shape
+// of a task, a tag, a page, a session or a problem is written out once.
 //
 // Every call takes a context and is bounded by the client's per-request
 // timeout. An answer with an unexpected status is returned as an *Error
@@ -26,8 +26,8 @@ import (
 	"time"
 )
 
-// DefaultTimeout bounds each request when no other timeout is given.
-const DefaultTimeout = 10 * time.Second
+// defaultTimeout bounds each request when no other timeout is given.
+const defaultTimeout = 10 * time.Second
 
 // maxBodySize caps how much of a response is read: the API's largest answer
 // (a page of 100 tasks) is far smaller.
@@ -62,15 +62,12 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("base URL %q must be an http:// or https:// URL", baseURL)
 	}
 	u.RawQuery, u.Fragment = "", ""
-	c := &Client{baseURL: u, http: http.DefaultClient, timeout: DefaultTimeout}
+	c := &Client{baseURL: u, http: http.DefaultClient, timeout: defaultTimeout}
 	for _, opt := range opts {
 		opt(c)
 	}
 	return c, nil
 }
-
-// BaseURL returns the server's URL as the client uses it.
-func (c *Client) BaseURL() string { return c.baseURL.String() }
 
 // WithToken returns a copy of c that sends token as its bearer token; an
 // empty token sends none.
@@ -95,23 +92,6 @@ type Response struct {
 	Status int
 	Header http.Header
 	Body   []byte
-}
-
-// CallOption adjusts one request of a typed method.
-type CallOption func(*Request)
-
-// IfMatch sends If-Match: etag, making a change conditional on the version
-// the caller last saw.
-func IfMatch(etag string) CallOption { return Header("If-Match", etag) }
-
-// Header sends one extra request header.
-func Header(key, value string) CallOption {
-	return func(r *Request) {
-		if r.Header == nil {
-			r.Header = http.Header{}
-		}
-		r.Header.Set(key, value)
-	}
 }
 
 // Do sends req and reads the whole answer, whatever its status. The error is
@@ -197,8 +177,7 @@ func (c *Client) transportError(callerCtx context.Context, req *http.Request, er
 	if errors.As(err, &urlErr) {
 		err = urlErr.Err
 	}
-	e := &TransportError{Method: req.Method, Host: req.URL.Host, Path: req.URL.Path, Timeout: c.timeout, Err: err,
-		InTLSHandshake: inTLSHandshake}
+	e := &TransportError{Host: req.URL.Host, Timeout: c.timeout, Err: err, InTLSHandshake: inTLSHandshake}
 	if callerErr := callerCtx.Err(); callerErr != nil {
 		e.Err, e.Stopped = callerErr, true
 	}
@@ -207,10 +186,7 @@ func (c *Client) transportError(callerCtx context.Context, req *http.Request, er
 
 // call sends req and expects the status want; the answer's JSON body, if out
 // is not nil, is decoded into out. Any other status is an *Error.
-func (c *Client) call(ctx context.Context, req Request, want int, out any, opts []CallOption) (*Response, error) {
-	for _, opt := range opts {
-		opt(&req)
-	}
+func (c *Client) call(ctx context.Context, req Request, want int, out any) (*Response, error) {
 	resp, err := c.Do(ctx, req)
 	if err != nil {
 		return nil, err

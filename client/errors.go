@@ -23,14 +23,12 @@ type Error struct {
 	Path      string
 	Status    int
 	Type      string // the problem type, such as "urn:taskflow:problem:not-found"
-	Title     string
 	Detail    string
 	RequestID string
 	Errors    []FieldError
 	// Problem reports whether the body was an application/problem+json
 	// document; a proxy's error page, for one, is not.
 	Problem bool
-	Header  http.Header
 }
 
 // FieldError is one entry of a validation problem's "errors" list.
@@ -75,13 +73,12 @@ type Problem struct {
 // problem document is summarised, so an HTML error page from a proxy still
 // gives the reader something to go on.
 func errorFrom(req Request, resp *Response) *Error {
-	e := &Error{Method: req.Method, Path: req.Path, Status: resp.Status, Header: resp.Header,
-		RequestID: resp.Header.Get("X-Request-ID")}
+	e := &Error{Method: req.Method, Path: req.Path, Status: resp.Status, RequestID: resp.Header.Get("X-Request-ID")}
 	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	var doc Problem
 	if mediaType == "application/problem+json" && json.Unmarshal(resp.Body, &doc) == nil {
 		e.Problem = true
-		e.Type, e.Title, e.Detail, e.Errors = doc.Type, doc.Title, doc.Detail, doc.Errors
+		e.Type, e.Detail, e.Errors = doc.Type, doc.Detail, doc.Errors
 		if doc.RequestID != "" {
 			e.RequestID = doc.RequestID
 		}
@@ -107,9 +104,7 @@ func summarise(body []byte) string {
 // TransportError is a request that got no HTTP answer: the server could not
 // be reached, did not answer in time, or broke the connection.
 type TransportError struct {
-	Method  string
 	Host    string
-	Path    string
 	Timeout time.Duration // the per-request timeout in force
 	Err     error
 	// Stopped reports that the caller's context ended (its deadline passed

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"encoding/json"
 	"net/url"
 	"strconv"
 	"time"
@@ -50,28 +49,11 @@ type Session struct {
 	ExpiresIn    int    `json:"expires_in"`
 }
 
-// Registration is the body of POST /api/v1/auth/register.
-type Registration struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-	Name     string `json:"name,omitempty"`
-}
+// PriorityHigh is the most urgent priority of a task.
+const PriorityHigh = "high"
 
-// Credentials is the body of POST /api/v1/auth/login.
-type Credentials struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-}
-
-// Priority of a task.
-const (
-	PriorityLow    = "low"
-	PriorityMedium = "medium"
-	PriorityHigh   = "high"
-)
-
-// Task is one task as the API returns it. ETag and Location come from the
-// answer's headers, when it has them.
+// Task is one task as the API returns it. ETag comes from the answer's
+// header, when it has one.
 type Task struct {
 	ID          string     `json:"id"`
 	Title       string     `json:"title"`
@@ -84,8 +66,7 @@ type Task struct {
 	UpdatedAt   time.Time  `json:"updated_at"`
 	CompletedAt *time.Time `json:"completed_at"`
 
-	ETag     string `json:"-"`
-	Location string `json:"-"`
+	ETag string `json:"-"`
 }
 
 // TaskList is one page of GET /api/v1/tasks.
@@ -96,97 +77,37 @@ type TaskList struct {
 	Offset int    `json:"offset"`
 }
 
-// TaskInput is the body of POST and PUT /api/v1/tasks: every settable field.
+// TaskInput is the body of POST and PUT /api/v1/tasks; a field left out
+// takes its default.
 type TaskInput struct {
-	Title       string     `json:"title"`
-	Description string     `json:"description"`
-	Completed   bool       `json:"completed"`
-	Priority    string     `json:"priority,omitempty"`
-	DueDate     *time.Time `json:"due_date,omitempty"`
-	TagIDs      []string   `json:"tag_ids,omitempty"`
+	Title       string   `json:"title"`
+	Description string   `json:"description"`
+	Priority    string   `json:"priority,omitempty"`
+	TagIDs      []string `json:"tag_ids,omitempty"`
 }
 
 // TaskPatch is the body of PATCH /api/v1/tasks/{id}: nil fields are not
-// sent. ClearDueDate sends "due_date": null.
+// sent, so the task keeps them.
 type TaskPatch struct {
-	Title        *string
-	Description  *string
-	Completed    *bool
-	Priority     *string
-	DueDate      *time.Time
-	ClearDueDate bool
-	TagIDs       *[]string // replaces the task's tags; an empty list removes them all
+	Title     *string `json:"title,omitempty"`
+	Completed *bool   `json:"completed,omitempty"`
 }
 
-// MarshalJSON sends only the fields set.
-func (p TaskPatch) MarshalJSON() ([]byte, error) {
-	body := map[string]any{}
-	setIf(body, "title", p.Title)
-	setIf(body, "description", p.Description)
-	setIf(body, "completed", p.Completed)
-	setIf(body, "priority", p.Priority)
-	setIf(body, "due_date", p.DueDate)
-	if p.ClearDueDate {
-		body["due_date"] = nil
-	}
-	if p.TagIDs != nil {
-		ids := *p.TagIDs
-		if ids == nil {
-			ids = []string{}
-		}
-		body["tag_ids"] = ids
-	}
-	return json.Marshal(body)
-}
-
-func setIf[T any](body map[string]any, key string, v *T) {
-	if v != nil {
-		body[key] = *v
-	}
-}
-
-// TaskQuery filters, sorts and pages GET /api/v1/tasks; zero fields are not sent.
+// TaskQuery searches and pages GET /api/v1/tasks; zero fields are not sent.
 type TaskQuery struct {
-	Completed *bool
-	Priority  string
-	Tag       string // a tag id
-	Q         string
-	DueBefore *time.Time
-	DueAfter  *time.Time
-	Sort      string
-	Limit     int
-	Offset    int
+	Q     string // matched in title or description
+	Limit int
 }
 
-// Values encodes the query's set fields.
-func (q TaskQuery) Values() url.Values {
+func (q TaskQuery) values() url.Values {
 	v := url.Values{}
-	if q.Completed != nil {
-		v.Set("completed", strconv.FormatBool(*q.Completed))
+	if q.Q != "" {
+		v.Set("q", q.Q)
 	}
-	setString(v, "priority", q.Priority)
-	setString(v, "tag", q.Tag)
-	setString(v, "q", q.Q)
-	if q.DueBefore != nil {
-		v.Set("due_before", q.DueBefore.UTC().Format(time.RFC3339))
-	}
-	if q.DueAfter != nil {
-		v.Set("due_after", q.DueAfter.UTC().Format(time.RFC3339))
-	}
-	setString(v, "sort", q.Sort)
 	if q.Limit != 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))
 	}
-	if q.Offset != 0 {
-		v.Set("offset", strconv.Itoa(q.Offset))
-	}
 	return v
-}
-
-func setString(v url.Values, key, value string) {
-	if value != "" {
-		v.Set(key, value)
-	}
 }
 
 // Tag is one tag as the API returns it.
@@ -210,21 +131,7 @@ type TagInput struct {
 	Color *string `json:"color,omitempty"`
 }
 
-// TagPatch is the body of PATCH /api/v1/tags/{id}: nil fields are not sent.
-// ClearColor sends "color": null.
+// TagPatch is the body of PATCH /api/v1/tags/{id}: a nil Name is not sent.
 type TagPatch struct {
-	Name       *string
-	Color      *string
-	ClearColor bool
-}
-
-// MarshalJSON sends only the fields set.
-func (p TagPatch) MarshalJSON() ([]byte, error) {
-	body := map[string]any{}
-	setIf(body, "name", p.Name)
-	setIf(body, "color", p.Color)
-	if p.ClearColor {
-		body["color"] = nil
-	}
-	return json.Marshal(body)
+	Name *string `json:"name,omitempty"`
 }
