@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
+	"taskflow/app/apptest/proc"
 	"taskflow/database"
 	"taskflow/middleware"
 )
@@ -222,9 +222,9 @@ func (b *bench) measure(ctx context.Context, suite string, env serverEnv, loads 
 			}
 		}
 	}
-	st, err := readProcStats(srv.Pid)
+	st, err := proc.ReadStats(srv.Pid)
 	if err == nil {
-		b.rep.PeakRSS = append(b.rep.PeakRSS, rssResult{Suite: suite, MB: float64(st.HWMkB) / 1024})
+		b.rep.PeakRSS = append(b.rep.PeakRSS, rssResult{Suite: suite, MB: float64(st.PeakRSSKiB) / 1024})
 	}
 	for _, r := range results {
 		if len(r.Rounds) > 0 {
@@ -406,13 +406,18 @@ func pageIDs(ctx context.Context, db *gorm.DB, userID, filter string) ([]string,
 
 // runMigrate creates the schema with the server's own migrate command.
 func runMigrate(ctx context.Context, bin string, env serverEnv) (float64, error) {
-	cmd := exec.CommandContext(ctx, bin, "migrate")
-	cmd.Dir = filepath.Dir(bin)
-	cmd.Env = env.environ(0)
 	start := time.Now()
-	out, err := cmd.CombinedOutput()
+	p, err := proc.Start(bin, proc.Options{Dir: filepath.Dir(bin), Env: env.environ(0), Args: []string{"migrate"}})
 	if err != nil {
-		return 0, fmt.Errorf("taskflow migrate: %w\n%s", err, out)
+		return 0, err
+	}
+	code, err := p.Wait(ctx)
+	if err != nil {
+		p.Kill()
+		return 0, err
+	}
+	if code != 0 {
+		return 0, fmt.Errorf("taskflow migrate: exit status %d\n%s", code, p.Output())
 	}
 	return float64(time.Since(start).Microseconds()) / 1000, nil
 }

@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +27,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"taskflow/app"
+	"taskflow/app/apptest/proc"
 	"taskflow/config"
 	"taskflow/database"
 )
@@ -345,19 +345,4 @@ func RequireStatus(t testing.TB, r Response, status int) {
 
 // LogBuffer collects output written from several goroutines (a server's
 // logs, a child process's stdout) while a test reads it.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *LogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *LogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type LogBuffer = proc.Buffer
