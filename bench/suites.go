@@ -15,7 +15,9 @@ import (
 
 	"gorm.io/gorm"
 
+	"taskflow/app"
 	"taskflow/app/apptest/proc"
+	"taskflow/config"
 	"taskflow/database"
 	"taskflow/middleware"
 )
@@ -40,7 +42,7 @@ func (b *bench) loadGen() loadGen {
 // postgresSuite measures the production server on a fresh PostgreSQL
 // database, and pgbench on the same database as its bound.
 func (b *bench) postgresSuite(ctx context.Context) error {
-	admin, err := database.Open(ctx, database.Options{URL: b.o.PgURL, MaxOpenConns: 2, MaxIdleConns: 2})
+	admin, err := openDatabase(ctx, b.o.PgURL, 2)
 	if err != nil {
 		return err
 	}
@@ -72,7 +74,7 @@ func (b *bench) postgresSuite(ctx context.Context) error {
 	if b.rep.MigrateMS, err = runMigrate(ctx, b.bin, env); err != nil {
 		return err
 	}
-	db, err := database.Open(ctx, database.Options{URL: dbURL, MaxOpenConns: 4, MaxIdleConns: 4})
+	db, err := openDatabase(ctx, dbURL, 4)
 	if err != nil {
 		return err
 	}
@@ -129,7 +131,7 @@ func (b *bench) postgresSuite(ctx context.Context) error {
 func (b *bench) sqliteSuite(ctx context.Context) error {
 	path := filepath.Join(b.work, "bench.db")
 	dbURL := "sqlite://" + path
-	db, err := database.Open(ctx, database.Options{URL: dbURL})
+	db, err := openDatabase(ctx, dbURL, 0)
 	if err != nil {
 		return err
 	}
@@ -420,6 +422,13 @@ func runMigrate(ctx context.Context, bin string, env serverEnv) (float64, error)
 		return 0, fmt.Errorf("taskflow migrate: exit status %d\n%s", code, p.Output())
 	}
 	return float64(time.Since(start).Microseconds()) / 1000, nil
+}
+
+// openDatabase opens the database at url the way the server does, with a
+// pool of conns connections (0: the driver's defaults), to seed and reset
+// the dataset and to read what the server did.
+func openDatabase(ctx context.Context, url string, conns int) (*gorm.DB, error) {
+	return app.OpenDatabase(ctx, config.Config{DBMaxOpenConns: conns, DBMaxIdleConns: conns}, url, nil)
 }
 
 // profile runs a development server with DEBUG=true (which serves
