@@ -11,19 +11,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-	"time"
 
 	"github.com/joho/godotenv"
-	"gorm.io/gorm"
 
 	"taskflow/app"
 	"taskflow/config"
-	"taskflow/database"
 	"taskflow/verify"
 )
 
@@ -89,52 +85,30 @@ commands:
 `
 
 func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	started := time.Now()
 	tuneGC(getenv)
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, stdout)
-	for _, warning := range cfg.Warnings {
-		log.Warn(warning)
-	}
-	db, err := openDatabase(ctx, cfg, cfg.DatabaseURL.Reveal(), log)
+	server, err := app.Open(ctx, cfg, log, version)
 	if err != nil {
 		return err
 	}
-	defer database.Close(db)
-	if cfg.AutoMigrate {
-		if err := database.Migrate(ctx, db); err != nil {
-			return err
-		}
-	}
-	rateLimits, err := app.OpenRateLimitStorage(ctx, cfg)
-	if err != nil {
+	defer server.Close()
+	if err := server.Listen(cfg.ListenAddr()); err != nil {
 		return err
 	}
-	if rateLimits != nil {
-		defer rateLimits.Close()
-	}
-	server := app.New(app.Deps{Config: cfg, DB: db, Logger: log, Version: version, Started: started, RateLimitStorage: rateLimits})
-
-	// Bind first, so a port in use is reported at once rather than from a goroutine.
-	listener, err := net.Listen("tcp", cfg.ListenAddr())
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- server.Listener(listener) }()
-	log.Info("listening", "addr", listener.Addr().String(), "environment", cfg.Environment,
-		"version", version, "startup_ms", time.Since(started).Milliseconds())
 
 	select {
-	case err := <-served:
+	case err := <-server.Stopped():
 		return fmt.Errorf("server stopped: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout.String())
-	if err := server.ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil {
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := server.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
@@ -148,6 +122,10 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 // 25% (go run ./bench), with a soft limit that makes the collector work
 // harder rather than let the heap pass 40 MiB. GOGC and GOMEMLIMIT, read
 // by the Go runtime itself, still win when set.
+//
+// This stays in main rather than in app.Open: it is a setting of the whole
+// process, right for a process that only serves, and wrong to change under
+// a test binary that runs many servers and much else besides.
 const (
 	serverGCPercent   = 400
 	serverMemoryLimit = 40 << 20
@@ -167,44 +145,7 @@ func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stdout)
-	url := cfg.DatabaseURL.Reveal()
-	if cfg.DirectDatabaseURL != "" {
-		url = cfg.DirectDatabaseURL.Reveal()
-	}
-	db, err := openDatabase(ctx, cfg, url, log)
-	if err != nil {
-		return err
-	}
-	defer database.Close(db)
-	start := time.Now()
-	if err := database.Migrate(ctx, db); err != nil {
-		return err
-	}
-	log.Info("schema is up to date", "duration_ms", time.Since(start).Milliseconds())
-	return nil
-}
-
-// connectTimeout bounds start-up's first connection to the database.
-const connectTimeout = 15 * time.Second
-
-func openDatabase(ctx context.Context, cfg config.Config, url string, log *slog.Logger) (*gorm.DB, error) {
-	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
-	defer cancel()
-	db, err := database.Open(ctx, database.Options{
-		URL:             url,
-		MaxOpenConns:    cfg.DBMaxOpenConns,
-		MaxIdleConns:    cfg.DBMaxIdleConns,
-		ConnMaxLifetime: cfg.DBConnMaxLifetime,
-		ConnMaxIdleTime: cfg.DBConnMaxIdleTime,
-		Logger:          log,
-	})
-	if err != nil {
-		// Keep the cause (refused, authentication failed, unknown host...):
-		// it is what the operator needs, and pgx never puts the password in it.
-		return nil, fmt.Errorf("cannot open the database (check DATABASE_URL and that the server is reachable): %w", err)
-	}
-	return db, nil
+	return app.Migrate(ctx, cfg, newLogger(cfg, stdout))
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

@@ -5,24 +5,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"taskflow/app/apptest"
-	apiclient "taskflow/client" // the package name is taken by this file's HTTP client
+	"taskflow/app/apptest/proc"
+	"taskflow/client"
 	"taskflow/config"
 	"taskflow/database"
 )
@@ -31,162 +28,14 @@ import (
 // the way a platform runs it: configured by its environment only, stopped
 // by a signal.
 
-const testVersion = "v0.0.0-test"
+const testVersion = apptest.BinaryVersion
 
-var (
-	buildOnce   sync.Once
-	builtBinary string
-	buildErr    error
-)
-
-// binary builds taskflow once per test run into a temp dir.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "taskflow-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBinary = filepath.Join(dir, "taskflow")
-		cmd := exec.Command("go", "build", "-ldflags", "-s -w -X main.version="+testVersion, "-o", builtBinary, ".")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBinary
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtBinary != "" {
-		_ = os.RemoveAll(filepath.Dir(builtBinary))
-	}
-	os.Exit(code)
-}
-
-// process is the binary running as a child.
-type process struct {
-	cmd            *exec.Cmd
-	stdout, stderr *apptest.LogBuffer
-	done           chan struct{}
-	exitCode       int
-}
+func TestMain(m *testing.M) { apptest.RunMain(m) }
 
 // start runs the binary in dir with exactly env (nothing inherited).
-func start(t *testing.T, dir string, env []string, args ...string) *process {
+func start(t *testing.T, dir string, env []string, args ...string) *apptest.Process {
 	t.Helper()
-	cmd := exec.Command(binary(t), args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	if cmd.Env == nil {
-		cmd.Env = []string{} // nil would mean "inherit the test's environment"
-	}
-	p := &process{cmd: cmd, stdout: &apptest.LogBuffer{}, stderr: &apptest.LogBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start taskflow: %v", err)
-	}
-	go func() {
-		err := cmd.Wait()
-		p.exitCode = 0
-		var exitErr *exec.ExitError
-		if errors.As(err, &exitErr) {
-			p.exitCode = exitErr.ExitCode()
-		} else if err != nil {
-			p.exitCode = -1
-		}
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("stdout:\n%s\nstderr:\n%s", p.stdout, p.stderr)
-		}
-	})
-	return p
-}
-
-// wait waits for the process to exit and returns its exit code.
-func (p *process) wait(t *testing.T, timeout time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.done:
-		return p.exitCode
-	case <-time.After(timeout):
-		t.Fatalf("taskflow did not exit within %v", timeout)
-		return 0
-	}
-}
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-var listeningAddr = regexp.MustCompile(`msg=listening addr=(\S+)`)
-
-// addr waits for the "listening" log line and returns a loopback URL for it.
-func (p *process) baseURL(t *testing.T) string {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && !p.exited() {
-		if m := listeningAddr.FindStringSubmatch(p.stdout.String()); m != nil {
-			_, port, err := net.SplitHostPort(m[1])
-			if err != nil {
-				t.Fatalf("listening addr %q: %v", m[1], err)
-			}
-			return "http://127.0.0.1:" + port
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("taskflow did not log its address (exited: %v)", p.exited())
-	return ""
-}
-
-var client = &http.Client{Timeout: 10 * time.Second}
-
-// waitStatus polls url until it answers want, and returns the last body.
-func waitStatus(t *testing.T, p *process, url string, want int, timeout time.Duration) []byte {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == want {
-				return body
-			}
-			err = fmt.Errorf("status %d: %s", resp.StatusCode, body)
-		}
-		if p.exited() || time.Now().After(deadline) {
-			t.Fatalf("GET %s never answered %d: %v (exited: %v)", url, want, err, p.exited())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return apptest.StartProcess(t, proc.Options{Dir: dir, Env: env, Args: args})
 }
 
 // TestStartsWithNoEnvironment: `taskflow` with no variable at all serves a
@@ -208,17 +57,17 @@ func TestStartsWithNoEnvironment(t *testing.T) {
 	if ln, err := net.Listen("tcp", ":8000"); err == nil {
 		_ = ln.Close()
 	} else {
-		port = freePort(t)
+		port = apptest.FreePort(t)
 		env = []string{"API_PORT=" + strconv.Itoa(port)}
 		t.Logf("port 8000 is taken here: running with only API_PORT=%d", port)
 	}
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 
-	binary(t) // build first: the clock below measures the program's start-up only
+	apptest.Binary(t) // build first: the clock below measures the program's start-up only
 	started := time.Now()
 	p := start(t, dir, env)
-	waitStatus(t, p, base+"/health/live", http.StatusOK, 30*time.Second)
-	body := waitStatus(t, p, base+"/health", http.StatusOK, 10*time.Second)
+	p.WaitStatus(t, base+"/health/live", http.StatusOK, 30*time.Second)
+	body := p.WaitStatus(t, base+"/health", http.StatusOK, 10*time.Second)
 	healthyAfter := time.Since(started)
 	var health map[string]any
 	if err := json.Unmarshal(body, &health); err != nil {
@@ -231,14 +80,14 @@ func TestStartsWithNoEnvironment(t *testing.T) {
 	if healthyAfter > 10*time.Second {
 		t.Errorf("start-up took %v", healthyAfter)
 	}
-	if rss, err := rssKiB(p.cmd.Process.Pid); err == nil {
-		t.Logf("idle RSS after start-up: %d KiB", rss)
+	if st, err := proc.ReadStats(p.Pid()); err == nil {
+		t.Logf("idle RSS after start-up: %d KiB", st.RSSKiB)
 	}
 
 	if _, err := os.Stat(filepath.Join(dir, database.DefaultSQLitePath)); err != nil {
 		t.Errorf("the default SQLite file was not created in the working directory: %v", err)
 	}
-	logs := p.stdout.String()
+	logs := p.Stdout()
 	for _, want := range []string{"JWT_SECRET_KEY is not set", "CORS_ORIGINS is not set", "msg=listening", "environment=development"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("start-up log lacks %q:\n%s", want, logs)
@@ -246,15 +95,15 @@ func TestStartsWithNoEnvironment(t *testing.T) {
 	}
 	requireDualStack(t, p, port)
 
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t, 15*time.Second); code != 0 {
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.WaitExit(t, 15*time.Second); code != 0 {
 		t.Fatalf("exit code after SIGTERM = %d, want 0", code)
 	}
 }
 
 // requireDualStack checks the default host (0.0.0.0) also answers on IPv6,
 // where Railway's private network reaches services; skipped without IPv6.
-func requireDualStack(t *testing.T, p *process, port int) {
+func requireDualStack(t *testing.T, p *apptest.Process, port int) {
 	t.Helper()
 	probe, err := net.Listen("tcp6", "[::1]:0")
 	if err != nil {
@@ -262,29 +111,16 @@ func requireDualStack(t *testing.T, p *process, port int) {
 		return
 	}
 	_ = probe.Close()
-	waitStatus(t, p, fmt.Sprintf("http://[::1]:%d/health/live", port), http.StatusOK, 5*time.Second)
-}
-
-func rssKiB(pid int) (int, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-		}
-	}
-	return 0, errors.New("no VmRSS")
+	p.WaitStatus(t, fmt.Sprintf("http://[::1]:%d/health/live", port), http.StatusOK, 5*time.Second)
 }
 
 func TestProductionRefusesToStartUnconfigured(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, dir, []string{"ENVIRONMENT=production"})
-	if code := p.wait(t, 15*time.Second); code == 0 {
+	if code := p.WaitExit(t, 15*time.Second); code == 0 {
 		t.Fatal("production with no configuration started")
 	}
-	stderr := p.stderr.String()
+	stderr := p.Stderr()
 	for _, name := range []string{"DATABASE_URL", "JWT_SECRET_KEY", "BETTER_AUTH_SECRET", "CORS_ORIGINS"} {
 		if !strings.Contains(stderr, name) {
 			t.Errorf("stderr does not name %s:\n%s", name, stderr)
@@ -306,10 +142,10 @@ func TestUnsafeProductionSettingsAreRefusedWithoutEchoingSecrets(t *testing.T) {
 		"CORS_ORIGINS=*",
 		"DEBUG=true",
 	})
-	if code := p.wait(t, 15*time.Second); code == 0 {
+	if code := p.WaitExit(t, 15*time.Second); code == 0 {
 		t.Fatal("unsafe production settings were accepted")
 	}
-	out := p.stderr.String() + p.stdout.String()
+	out := p.Stderr() + p.Stdout()
 	for _, want := range []string{"JWT_SECRET_KEY: must be at least 32 characters", "CORS_ORIGINS: * is not allowed", "DEBUG: must not be true in production"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -325,17 +161,17 @@ func TestUnsafeProductionSettingsAreRefusedWithoutEchoingSecrets(t *testing.T) {
 func TestUnreachableDatabaseFailsStartWithoutThePassword(t *testing.T) {
 	const password = "pw-SECRET-3c4d"
 	p := start(t, t.TempDir(), []string{
-		"DATABASE_URL=postgres://app:" + password + "@127.0.0.1:" + strconv.Itoa(freePort(t)) + "/taskflow?sslmode=disable",
+		"DATABASE_URL=postgres://app:" + password + "@127.0.0.1:" + strconv.Itoa(apptest.FreePort(t)) + "/taskflow?sslmode=disable",
 		"API_HOST=127.0.0.1", "API_PORT=0",
 	})
-	if code := p.wait(t, 30*time.Second); code == 0 {
+	if code := p.WaitExit(t, 30*time.Second); code == 0 {
 		t.Fatal("started without its database")
 	}
-	stderr := p.stderr.String()
+	stderr := p.Stderr()
 	if !strings.Contains(stderr, "cannot open the database") || !strings.Contains(stderr, "connection refused") {
 		t.Errorf("stderr does not say the database was unreachable and why:\n%s", stderr)
 	}
-	if strings.Contains(stderr+p.stdout.String(), password) {
+	if strings.Contains(stderr+p.Stdout(), password) {
 		t.Errorf("the output contains the database password:\n%s", stderr)
 	}
 }
@@ -348,11 +184,11 @@ func TestPortInUseIsReportedAtOnce(t *testing.T) {
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
 	p := start(t, t.TempDir(), []string{"API_HOST=127.0.0.1", "API_PORT=" + strconv.Itoa(port)})
-	if code := p.wait(t, 30*time.Second); code == 0 {
+	if code := p.WaitExit(t, 30*time.Second); code == 0 {
 		t.Fatal("started on a port in use")
 	}
-	if want := fmt.Sprintf("listen on 127.0.0.1:%d", port); !strings.Contains(p.stderr.String(), want) {
-		t.Errorf("stderr lacks %q:\n%s", want, p.stderr)
+	if want := fmt.Sprintf("listen on 127.0.0.1:%d", port); !strings.Contains(p.Stderr(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, p.Stderr())
 	}
 }
 
@@ -372,19 +208,17 @@ func TestPortInUseIsReportedAtOnce(t *testing.T) {
 // refused: the listener is closed first.
 func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	dir := t.TempDir()
-	env := append(envList(apptest.Env("sqlite://"+filepath.Join(dir, "drain.db"))), "API_HOST=127.0.0.1", "API_PORT=0")
+	env := append(proc.Environ(apptest.Env("sqlite://"+filepath.Join(dir, "drain.db"))), "API_HOST=127.0.0.1", "API_PORT=0")
 	p := start(t, dir, env)
-	base := p.baseURL(t)
-	waitStatus(t, p, base+"/health", http.StatusOK, 30*time.Second)
+	base := p.WaitReady(t, 30*time.Second)
+	p.WaitStatus(t, base+"/health", http.StatusOK, 30*time.Second)
 	addr := strings.TrimPrefix(base, "http://")
 
 	body := `{"email":"nobody@example.com","password":"not-the-password"}`
 	fast := exchange(t, addr, loginRequest(body), body, 0, nil)
 
 	sigterm := func() {
-		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Errorf("SIGTERM: %v", err)
-		}
+		p.Signal(t, syscall.SIGTERM)
 		// Once the server has closed its listener, new connections are refused.
 		deadline := time.Now().Add(2 * time.Second)
 		for time.Now().Before(deadline) {
@@ -408,23 +242,15 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	if !slow.Close { // net/http turns "Connection: close" into Close
 		t.Error("an answer sent while shutting down does not say Connection: close")
 	}
-	if code := p.wait(t, 15*time.Second); code != 0 {
+	if code := p.WaitExit(t, 15*time.Second); code != 0 {
 		t.Fatalf("exit code after SIGTERM = %d, want 0", code)
 	}
-	logs := p.stdout.String()
+	logs := p.Stdout()
 	for _, want := range []string{"shutting down", "msg=stopped"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
 		}
 	}
-}
-
-func envList(env map[string]string) []string {
-	var list []string
-	for k, v := range env {
-		list = append(list, k+"="+v)
-	}
-	return list
 }
 
 func loginRequest(body string) string {
@@ -480,7 +306,7 @@ func exchange(t *testing.T, addr, head, body string, spread time.Duration, midwa
 	if err != nil {
 		t.Fatalf("read the answer's body: %v", err)
 	}
-	var problem apiclient.Problem
+	var problem client.Problem
 	_ = json.Unmarshal(data, &problem)
 	if problem.Type == "" {
 		t.Fatalf("the answer is not a problem document: %d %s", resp.StatusCode, data)
@@ -494,16 +320,16 @@ func exchange(t *testing.T, addr, head, body string, spread time.Duration, midwa
 func TestMigrateCommand(t *testing.T) {
 	pg := apptest.Postgres(t)
 	env := []string{
-		"DATABASE_URL=postgres://postgres@127.0.0.1:" + strconv.Itoa(freePort(t)) + "/nowhere?sslmode=disable",
+		"DATABASE_URL=postgres://postgres@127.0.0.1:" + strconv.Itoa(apptest.FreePort(t)) + "/nowhere?sslmode=disable",
 		"DIRECT_DATABASE_URL=" + pg.URL,
 	}
 	for run := range 2 {
 		p := start(t, t.TempDir(), env, "migrate")
-		if code := p.wait(t, 60*time.Second); code != 0 {
-			t.Fatalf("migrate run %d exited %d:\n%s%s", run, code, p.stdout, p.stderr)
+		if code := p.WaitExit(t, 60*time.Second); code != 0 {
+			t.Fatalf("migrate run %d exited %d:\n%s%s", run, code, p.Stdout(), p.Stderr())
 		}
-		if !strings.Contains(p.stdout.String(), "schema is up to date") {
-			t.Errorf("migrate did not report success:\n%s", p.stdout)
+		if !strings.Contains(p.Stdout(), "schema is up to date") {
+			t.Errorf("migrate did not report success:\n%s", p.Stdout())
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -522,19 +348,19 @@ func TestMigrateCommand(t *testing.T) {
 
 func TestVersionAndUsage(t *testing.T) {
 	p := start(t, t.TempDir(), nil, "version")
-	if code := p.wait(t, 10*time.Second); code != 0 {
+	if code := p.WaitExit(t, 10*time.Second); code != 0 {
 		t.Fatalf("version exited %d", code)
 	}
-	if got := strings.TrimSpace(p.stdout.String()); got != "taskflow "+testVersion {
+	if got := strings.TrimSpace(p.Stdout()); got != "taskflow "+testVersion {
 		t.Errorf("version printed %q, want %q", got, "taskflow "+testVersion)
 	}
 
 	bad := start(t, t.TempDir(), nil, "frobnicate")
-	if code := bad.wait(t, 10*time.Second); code == 0 {
+	if code := bad.WaitExit(t, 10*time.Second); code == 0 {
 		t.Fatal("an unknown command exited 0")
 	}
-	if !strings.Contains(bad.stderr.String(), `unknown command "frobnicate"`) || !strings.Contains(bad.stderr.String(), "usage: taskflow") {
-		t.Errorf("stderr = %q, want the usage and the unknown command", bad.stderr)
+	if !strings.Contains(bad.Stderr(), `unknown command "frobnicate"`) || !strings.Contains(bad.Stderr(), "usage: taskflow") {
+		t.Errorf("stderr = %q, want the usage and the unknown command", bad.Stderr())
 	}
 
 	// run itself, without a process: help goes to stdout and succeeds.

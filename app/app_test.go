@@ -16,7 +16,6 @@ import (
 
 	"taskflow/app"
 	"taskflow/app/apptest"
-	"taskflow/database"
 )
 
 const problemPrefix = "urn:taskflow:problem:"
@@ -141,26 +140,16 @@ func startWithRoutes(t *testing.T, overrides map[string]string, extra func(*fibe
 	}
 	cfg := apptest.LoadConfig(t, env)
 	logs := &apptest.LogBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	db, err := database.Open(context.Background(), database.Options{URL: cfg.DatabaseURL.Reveal(), MaxOpenConns: 4, MaxIdleConns: 4})
+	srv, err := app.Open(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, nil)), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := database.Migrate(context.Background(), db); err != nil {
+	t.Cleanup(func() { _ = srv.Close() })
+	extra(srv.App())
+	if err := srv.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	a := app.New(app.Deps{Config: cfg, DB: db, Logger: log, Version: "test", Started: time.Now()})
-	extra(a)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = a.Listener(ln) }()
-	t.Cleanup(func() {
-		_ = a.ShutdownWithTimeout(5 * time.Second)
-		_ = database.Close(db)
-	})
-	return "http://" + ln.Addr().String(), logs
+	return "http://" + srv.Addr().String(), logs
 }
 
 func TestPanicIs500ProblemAndTheServerSurvives(t *testing.T) {

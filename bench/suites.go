@@ -9,13 +9,15 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
+	"taskflow/app"
+	"taskflow/app/apptest/proc"
+	"taskflow/config"
 	"taskflow/database"
 	"taskflow/middleware"
 )
@@ -40,7 +42,7 @@ func (b *bench) loadGen() loadGen {
 // postgresSuite measures the production server on a fresh PostgreSQL
 // database, and pgbench on the same database as its bound.
 func (b *bench) postgresSuite(ctx context.Context) error {
-	admin, err := database.Open(ctx, database.Options{URL: b.o.PgURL, MaxOpenConns: 2, MaxIdleConns: 2})
+	admin, err := openDatabase(ctx, b.o.PgURL, 2)
 	if err != nil {
 		return err
 	}
@@ -72,7 +74,7 @@ func (b *bench) postgresSuite(ctx context.Context) error {
 	if b.rep.MigrateMS, err = runMigrate(ctx, b.bin, env); err != nil {
 		return err
 	}
-	db, err := database.Open(ctx, database.Options{URL: dbURL, MaxOpenConns: 4, MaxIdleConns: 4})
+	db, err := openDatabase(ctx, dbURL, 4)
 	if err != nil {
 		return err
 	}
@@ -129,7 +131,7 @@ func (b *bench) postgresSuite(ctx context.Context) error {
 func (b *bench) sqliteSuite(ctx context.Context) error {
 	path := filepath.Join(b.work, "bench.db")
 	dbURL := "sqlite://" + path
-	db, err := database.Open(ctx, database.Options{URL: dbURL})
+	db, err := openDatabase(ctx, dbURL, 0)
 	if err != nil {
 		return err
 	}
@@ -222,9 +224,9 @@ func (b *bench) measure(ctx context.Context, suite string, env serverEnv, loads 
 			}
 		}
 	}
-	st, err := readProcStats(srv.Pid)
+	st, err := proc.ReadStats(srv.Pid)
 	if err == nil {
-		b.rep.PeakRSS = append(b.rep.PeakRSS, rssResult{Suite: suite, MB: float64(st.HWMkB) / 1024})
+		b.rep.PeakRSS = append(b.rep.PeakRSS, rssResult{Suite: suite, MB: float64(st.PeakRSSKiB) / 1024})
 	}
 	for _, r := range results {
 		if len(r.Rounds) > 0 {
@@ -406,15 +408,27 @@ func pageIDs(ctx context.Context, db *gorm.DB, userID, filter string) ([]string,
 
 // runMigrate creates the schema with the server's own migrate command.
 func runMigrate(ctx context.Context, bin string, env serverEnv) (float64, error) {
-	cmd := exec.CommandContext(ctx, bin, "migrate")
-	cmd.Dir = filepath.Dir(bin)
-	cmd.Env = env.environ(0)
 	start := time.Now()
-	out, err := cmd.CombinedOutput()
+	p, err := proc.Start(bin, proc.Options{Dir: filepath.Dir(bin), Env: env.environ(0), Args: []string{"migrate"}})
 	if err != nil {
-		return 0, fmt.Errorf("taskflow migrate: %w\n%s", err, out)
+		return 0, err
+	}
+	code, err := p.Wait(ctx)
+	if err != nil {
+		p.Kill()
+		return 0, err
+	}
+	if code != 0 {
+		return 0, fmt.Errorf("taskflow migrate: exit status %d\n%s", code, p.Output())
 	}
 	return float64(time.Since(start).Microseconds()) / 1000, nil
+}
+
+// openDatabase opens the database at url the way the server does, with a
+// pool of conns connections (0: the driver's defaults), to seed and reset
+// the dataset and to read what the server did.
+func openDatabase(ctx context.Context, url string, conns int) (*gorm.DB, error) {
+	return app.OpenDatabase(ctx, config.Config{DBMaxOpenConns: conns, DBMaxIdleConns: conns}, url, nil)
 }
 
 // profile runs a development server with DEBUG=true (which serves

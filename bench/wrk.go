@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"taskflow/app/apptest/proc"
 )
 
 // request is one HTTP request of a workload; wrk sends them in random order.
@@ -224,18 +226,18 @@ func (g loadGen) run(ctx context.Context, srv *server, w workload, d time.Durati
 	if err := os.WriteFile(script, []byte(wrkScript(w)), 0o600); err != nil {
 		return loadResult{}, err
 	}
-	before, err := readProcStats(srv.Pid)
+	before, err := proc.ReadStats(srv.Pid)
 	if err != nil {
 		return loadResult{}, err
 	}
-	rss := sampleRSS(srv.Pid)
+	rss := proc.SampleRSS(srv.Pid, 100*time.Millisecond)
 	cmd := exec.CommandContext(ctx, "wrk", "-t", strconv.Itoa(g.Threads), "-c", strconv.Itoa(g.Connections),
 		"-d", fmt.Sprintf("%.0fs", d.Seconds()), "--timeout", "10s", "-s", script, srv.URL)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	runErr := cmd.Run()
-	maxRSS := rss.Stop()
-	after, err := readProcStats(srv.Pid)
+	maxRSS := proc.Peak(rss.Stop())
+	after, err := proc.ReadStats(srv.Pid)
 	if err != nil {
 		return loadResult{}, err
 	}

@@ -10,54 +10,16 @@
 package reliability
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
+
+	"taskflow/app/apptest"
 )
 
-// binaryDir holds the taskflow binary the process tests run, once one of
-// them has built it; TestMain removes it.
-var binaryDir string
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binaryDir != "" {
-		_ = os.RemoveAll(binaryDir)
-	}
-	os.Exit(code)
-}
-
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
-// taskflowBinary builds the server once per test run and returns its path,
-// so the redeploy, replica, soak and hostile-input tests run the real
-// program.
-func taskflowBinary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binaryDir, buildErr = os.MkdirTemp("", "taskflow-reliability-")
-		if buildErr != nil {
-			return
-		}
-		buildPath = filepath.Join(binaryDir, "taskflow")
-		cmd := exec.Command("go", "build", "-o", buildPath, "taskflow")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build taskflow: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildPath
-}
+// TestMain removes the taskflow binary the process tests build (with
+// apptest.Binary) to run the real program: the redeploy, replica, soak
+// and hostile-input tests.
+func TestMain(m *testing.M) { apptest.RunMain(m) }
 
 // skipInShort skips the slow tests in `go test -short`; CI runs them all.
 func skipInShort(t testing.TB) {

@@ -92,15 +92,15 @@ func TestTwoReplicas(t *testing.T) {
 
 // startTogether launches n processes back to back (within a millisecond or
 // two: far less than a migration takes), then waits for each to be live.
-func startTogether(t *testing.T, env map[string]string, n int) []*serverProcess {
+func startTogether(t *testing.T, env map[string]string, n int) []*apptest.Process {
 	t.Helper()
-	taskflowBinary(t) // build first, so the starts are not spread apart
-	procs := make([]*serverProcess, n)
+	apptest.Binary(t) // build first, so the starts are not spread apart
+	procs := make([]*apptest.Process, n)
 	for i := range procs {
 		procs[i] = startProcess(t, env)
 	}
 	for _, p := range procs {
-		p.waitReady(t, 30*time.Second)
+		p.WaitReady(t, 30*time.Second)
 	}
 	return procs
 }

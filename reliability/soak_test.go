@@ -10,11 +10,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"taskflow/app/apptest"
+	"taskflow/app/apptest/proc"
 	"taskflow/client"
 )
 
@@ -46,7 +46,7 @@ func TestSoak(t *testing.T) {
 		users[i] = newSoakUser(t, i)
 	}
 
-	rss := startRSSSampler(p.Pid())
+	rss := proc.SampleRSS(p.Pid(), 250*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
 	httpClient := newClient(true, 30*time.Second)
@@ -64,7 +64,7 @@ func TestSoak(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(started)
-	memory := rss.stop(started, elapsed)
+	memory := summarizeRSS(rss.Stop(), started, elapsed)
 
 	total := soakTotals(clients)
 	stored := storedTasks(t, openDirect(t, db.URL))
@@ -113,7 +113,7 @@ func TestSoak(t *testing.T) {
 	if memory.end > soakMaxRSS {
 		t.Errorf("server RSS at the end is %d MiB, over the %d MiB bound", memory.end>>10, soakMaxRSS>>10)
 	}
-	if limit := int(float64(memory.firstPeak)*(1+soakMaxGrowth)) + soakGrowthSlack; memory.secondPeak > limit {
+	if limit := int64(float64(memory.firstPeak)*(1+soakMaxGrowth)) + soakGrowthSlack; memory.secondPeak > limit {
 		t.Errorf("server RSS kept growing: peak %d MiB in the first half, %d MiB in the second (bound %d MiB)",
 			memory.firstPeak>>10, memory.secondPeak>>10, limit>>10)
 	}
@@ -315,54 +315,29 @@ func (s soakTotal) p(q float64) time.Duration {
 	return s.latencies[i].Round(100 * time.Microsecond)
 }
 
-// rssSampler reads a process's RSS every 250ms while the soak runs.
-type rssSampler struct {
-	stopped atomic.Bool
-	done    chan struct{}
-	start   int
-	samples []rssSample
-}
-
-type rssSample struct {
-	at  time.Time
-	kib int
-}
-
+// rssFigures sum up the server's RSS readings over the soak, in KiB.
 type rssFigures struct {
-	start, middle, end    int // before the load, at its half-way point, at its end
-	firstPeak, secondPeak int // the highest reading in each half
+	start, middle, end    int64 // before the load, at its half-way point, at its end
+	firstPeak, secondPeak int64 // the highest reading in each half
 	samples               int
 }
 
-func startRSSSampler(pid int) *rssSampler {
-	s := &rssSampler{done: make(chan struct{})}
-	s.start, _ = rssKiB(pid)
-	go func() {
-		defer close(s.done)
-		for !s.stopped.Load() {
-			if kib, err := rssKiB(pid); err == nil {
-				s.samples = append(s.samples, rssSample{at: time.Now(), kib: kib})
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
-	}()
-	return s
-}
-
-// stop ends sampling and sums up the readings.
-func (s *rssSampler) stop(started time.Time, elapsed time.Duration) rssFigures {
-	s.stopped.Store(true)
-	<-s.done
-	f := rssFigures{start: s.start, middle: s.start, end: s.start, samples: len(s.samples)}
+// summarizeRSS sums up readings taken from just before the load began at
+// started until it ended elapsed later.
+func summarizeRSS(samples []proc.Sample, started time.Time, elapsed time.Duration) rssFigures {
+	f := rssFigures{samples: len(samples)}
+	if len(samples) > 0 {
+		f.start, f.middle, f.end = samples[0].RSSKiB, samples[0].RSSKiB, samples[0].RSSKiB
+	}
 	half := started.Add(elapsed / 2)
-	for _, sample := range s.samples {
-		if !sample.at.After(half) {
-			f.middle = sample.kib
-			f.firstPeak = max(f.firstPeak, sample.kib)
+	for _, sample := range samples {
+		if !sample.At.After(half) {
+			f.middle = sample.RSSKiB
+			f.firstPeak = max(f.firstPeak, sample.RSSKiB)
 		} else {
-			f.secondPeak = max(f.secondPeak, sample.kib)
+			f.secondPeak = max(f.secondPeak, sample.RSSKiB)
 		}
-		f.end = sample.kib
+		f.end = sample.RSSKiB
 	}
 	return f
 }

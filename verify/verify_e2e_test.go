@@ -1,21 +1,15 @@
 package verify_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +18,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"taskflow/app/apptest"
+	"taskflow/app/apptest/proc"
 	"taskflow/verify"
 )
 
@@ -36,26 +31,7 @@ const (
 	frontendOrigin   = "https://app.example.com"
 )
 
-var binary string // the built taskflow, set by TestMain
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "taskflow-verify-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "taskflow")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Dir = ".." // the module root, where package main lives
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build taskflow: %v\n%s", err, out)
-		_ = os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { apptest.RunMain(m) }
 
 func TestVerifyAgainstProductionServer(t *testing.T) {
 	db := apptest.Postgres(t)
@@ -233,55 +209,13 @@ func productionEnv(dbURL string) map[string]string {
 // ends, and waits until it answers /health/live.
 func startServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
-	port := freePort(t)
+	port := apptest.FreePort(t)
 	env["PORT"] = strconv.Itoa(port)
-	cmd := exec.Command(binary, "serve")
-	cmd.Dir = t.TempDir() // no .env file
-	cmd.Env = environ(env)
-	var out apptest.LogBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("server output:\n%s", out.String())
-		}
-	})
+	p := apptest.StartProcess(t, proc.Options{Env: environ(env), Args: []string{"serve"}})
+	t.Cleanup(func() { p.Stop(10 * time.Second) })
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitLive(t, url, exited, &out)
+	p.WaitStatus(t, url+"/health/live", http.StatusOK, 20*time.Second)
 	return &server{url: url}
-}
-
-func waitLive(t *testing.T, url string, exited <-chan error, out *apptest.LogBuffer) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	httpClient := &http.Client{Timeout: time.Second}
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			t.Fatalf("server exited before it was ready (%v):\n%s", err, out.String())
-		default:
-		}
-		resp, err := httpClient.Get(url + "/health/live")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("server at %s not live after 20s:\n%s", url, out.String())
 }
 
 // verifyRun is one finished `taskflow verify`.
@@ -295,24 +229,11 @@ type verifyRun struct {
 // runVerify runs `taskflow verify args...` with only env in its environment.
 func runVerify(t *testing.T, env map[string]string, args ...string) verifyRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, append([]string{"verify"}, args...)...)
-	cmd.Dir = t.TempDir() // no .env file
-	cmd.Env = environ(env)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	apptest.Binary(t) // built before the clock starts
 	start := time.Now()
-	err := cmd.Run()
-	run := verifyRun{args: args, stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(err, &exitErr):
-		run.code = exitErr.ExitCode()
-	case err != nil:
-		t.Fatalf("run taskflow verify: %v", err)
-	}
-	return run
+	p := apptest.StartProcess(t, proc.Options{Env: environ(env), Args: append([]string{"verify"}, args...)})
+	code := p.WaitExit(t, 90*time.Second)
+	return verifyRun{args: args, stdout: p.Stdout(), stderr: p.Stderr(), code: code, elapsed: time.Since(start)}
 }
 
 func (r verifyRun) requireExit(t *testing.T, code int) {
@@ -367,11 +288,7 @@ func requireNoTestData(t *testing.T, dbURL string) {
 }
 
 func environ(env map[string]string) []string {
-	out := []string{"PATH=" + os.Getenv("PATH")}
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	return out
+	return append(proc.Environ(env), "PATH="+os.Getenv("PATH"))
 }
 
 func except(names []string, drop string) []string {
@@ -384,20 +301,10 @@ func except(names []string, drop string) []string {
 	return out
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // closedAddr is a loopback address nothing listens on.
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	return fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	return fmt.Sprintf("127.0.0.1:%d", apptest.FreePort(t))
 }
 
 // hungServer accepts connections and never answers.

@@ -12,13 +12,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +27,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"taskflow/app"
+	"taskflow/app/apptest/proc"
 	"taskflow/config"
 	"taskflow/database"
 )
@@ -130,6 +129,20 @@ func Env(dbURL string) map[string]string {
 	}
 }
 
+// EnvWith is Env(dbURL) with overrides applied: an empty value removes
+// an entry.
+func EnvWith(dbURL string, overrides map[string]string) map[string]string {
+	env := Env(dbURL)
+	for k, v := range overrides {
+		if v == "" {
+			delete(env, k)
+		} else {
+			env[k] = v
+		}
+	}
+	return env
+}
+
 // LoadConfig loads the configuration from env exactly as the server does.
 func LoadConfig(t testing.TB, env map[string]string) config.Config {
 	t.Helper()
@@ -149,51 +162,38 @@ type Server struct {
 	logs   *LogBuffer
 }
 
-// Start opens db, migrates it and serves the app on 127.0.0.1:0 until the
-// test ends. overrides replace entries of Env (an empty value removes one).
+// Start opens db, migrates it (unless AUTO_MIGRATE=false) and serves the
+// app on 127.0.0.1:0 until the test ends, through app.Open as the server
+// binary does, logging into a buffer.
+// overrides replace entries of Env (an empty value removes one).
 func Start(t testing.TB, db Database, overrides map[string]string) *Server {
 	t.Helper()
 	return StartWithStorage(t, db, overrides, nil)
 }
 
 // StartWithStorage is Start with the rate limiters' counters kept in
-// storage, as replicas sharing Redis keep them (nil: in memory).
+// storage, as replicas sharing Redis keep them (nil: the Redis at REDIS_URL,
+// or memory without it).
 func StartWithStorage(t testing.TB, db Database, overrides map[string]string, storage fiber.Storage) *Server {
 	t.Helper()
-	env := Env(db.URL)
-	for k, v := range overrides {
-		if v == "" {
-			delete(env, k)
-		} else {
-			env[k] = v
-		}
-	}
-	cfg := LoadConfig(t, env)
+	cfg := LoadConfig(t, EnvWith(db.URL, overrides))
 	logs := &LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var opts []app.Option
+	if storage != nil {
+		opts = append(opts, app.WithRateLimitStorage(storage))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	gdb, err := database.Open(ctx, database.Options{
-		URL: cfg.DatabaseURL.Reveal(), MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns,
-		ConnMaxLifetime: cfg.DBConnMaxLifetime, ConnMaxIdleTime: cfg.DBConnMaxIdleTime, Logger: log,
-	})
+	srv, err := app.Open(ctx, cfg, log, "test", opts...)
 	if err != nil {
-		t.Fatalf("open database: %v", err)
+		t.Fatalf("open the app: %v", err)
 	}
-	if err := database.Migrate(ctx, gdb); err != nil {
-		t.Fatalf("migrate: %v", err)
+	t.Cleanup(func() { _ = srv.Close() })
+	if err := srv.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
 	}
-	fiberApp := app.New(app.Deps{Config: cfg, DB: gdb, Logger: log, Version: "test", Started: time.Now(), RateLimitStorage: storage})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	go func() { _ = fiberApp.Listener(ln) }()
-	t.Cleanup(func() {
-		_ = fiberApp.ShutdownWithTimeout(5 * time.Second)
-		_ = database.Close(gdb)
-	})
-	return &Server{URL: "http://" + ln.Addr().String(), DB: gdb, Config: cfg, App: fiberApp, logs: logs}
+	return &Server{URL: "http://" + srv.Addr().String(), DB: srv.DB(), Config: cfg, App: srv.App(), logs: logs}
 }
 
 // Logs returns everything the server logged so far.
@@ -345,19 +345,4 @@ func RequireStatus(t testing.TB, r Response, status int) {
 
 // LogBuffer collects output written from several goroutines (a server's
 // logs, a child process's stdout) while a test reads it.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *LogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *LogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type LogBuffer = proc.Buffer

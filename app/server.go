@@ -1,0 +1,202 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"gorm.io/gorm"
+
+	"taskflow/config"
+	"taskflow/database"
+)
+
+// connectTimeout bounds start-up's first connection to the database.
+const connectTimeout = 15 * time.Second
+
+// closeTimeout bounds the drain Close does for a server nobody shut down.
+const closeTimeout = 5 * time.Second
+
+// Server is TaskFlow running: everything the app needs from outside,
+// opened once, and the listener it serves on. The server binary, the
+// in-process tests and anything else that runs the API start it the same
+// way, so a part added here (a background worker, a connection) is added
+// for all of them.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	version string
+	started time.Time
+
+	db         *gorm.DB
+	rateLimits fiber.Storage
+	ownsLimits bool // rateLimits was opened here, so Close closes it
+	app        *fiber.App
+
+	listener net.Listener
+	served   chan error
+	shutDown bool
+}
+
+// Option changes how Open builds a Server.
+type Option func(*Server)
+
+// WithRateLimitStorage keeps the rate limiters' counters in storage rather
+// than in the Redis at REDIS_URL (or in memory without it). The caller
+// owns storage: Close leaves it open.
+func WithRateLimitStorage(storage fiber.Storage) Option {
+	return func(s *Server) { s.rateLimits = storage }
+}
+
+// Open opens what the server needs, in order: the database (migrated when
+// AUTO_MIGRATE is on), the rate-limit storage, and the app itself. It logs
+// the configuration's warnings first, so the operator sees them even when
+// a later step fails. It does not listen yet: see Listen. On error nothing
+// stays open.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, version string, opts ...Option) (*Server, error) {
+	s := &Server{cfg: cfg, log: log, version: version, started: time.Now(), served: make(chan error, 1)}
+	for _, opt := range opts {
+		opt(s)
+	}
+	for _, warning := range cfg.Warnings {
+		log.Warn(warning)
+	}
+	if err := s.open(ctx); err != nil {
+		return nil, errors.Join(err, s.closeDeps())
+	}
+	s.app = New(Deps{Config: cfg, DB: s.db, Logger: log, Version: version, Started: s.started, RateLimitStorage: s.rateLimits})
+	return s, nil
+}
+
+func (s *Server) open(ctx context.Context) error {
+	db, err := OpenDatabase(ctx, s.cfg, s.cfg.DatabaseURL.Reveal(), s.log)
+	if err != nil {
+		return err
+	}
+	s.db = db
+	if s.cfg.AutoMigrate {
+		if err := database.Migrate(ctx, db); err != nil {
+			return err
+		}
+	}
+	if s.rateLimits == nil {
+		if s.rateLimits, err = OpenRateLimitStorage(ctx, s.cfg); err != nil {
+			return err
+		}
+		s.ownsLimits = s.rateLimits != nil
+	}
+	return nil
+}
+
+// Listen binds addr (host:port; port 0 picks a free one) and serves on it
+// in the background. Binding here, before any goroutine, reports a port in
+// use at once as Listen's error.
+func (s *Server) Listen(addr string) error {
+	listener, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	s.listener = listener
+	go func() { s.served <- s.app.Listener(listener) }()
+	s.log.Info("listening", "addr", listener.Addr().String(), "environment", s.cfg.Environment,
+		"version", s.version, "startup_ms", time.Since(s.started).Milliseconds())
+	return nil
+}
+
+// Addr is the address Listen bound (with port 0, the port it picked);
+// call it after Listen.
+func (s *Server) Addr() net.Addr { return s.listener.Addr() }
+
+// Stopped receives the result of serving once it ends. Before Shutdown
+// that is a failure to report: the server stopped on its own.
+func (s *Server) Stopped() <-chan error { return s.served }
+
+// DB is the server's database.
+func (s *Server) DB() *gorm.DB { return s.db }
+
+// App is the Fiber app the server serves; routes added before Listen are
+// served with the rest.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Shutdown stops accepting connections and waits, until ctx ends, for the
+// requests in flight to finish. The background workers the app started
+// stop with it.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutDown = true
+	err := s.app.ShutdownWithContext(ctx)
+	if s.listener != nil {
+		// Serving may not have begun yet; closed, the listener cannot
+		// accept after all.
+		_ = s.listener.Close()
+	}
+	return err
+}
+
+// Close shuts the server down if nobody did (draining for closeTimeout at
+// most), then closes what Open opened, in reverse order.
+func (s *Server) Close() error {
+	var err error
+	if !s.shutDown {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		err = s.Shutdown(ctx)
+		cancel()
+	}
+	return errors.Join(err, s.closeDeps())
+}
+
+func (s *Server) closeDeps() error {
+	var errs []error
+	if s.ownsLimits {
+		errs = append(errs, s.rateLimits.Close())
+	}
+	if s.db != nil {
+		errs = append(errs, database.Close(s.db))
+	}
+	return errors.Join(errs...)
+}
+
+// Migrate creates or updates the schema and returns. It connects to
+// DIRECT_DATABASE_URL when set: DDL belongs on a direct connection, not
+// through a transaction pooler.
+func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	url := cfg.DatabaseURL.Reveal()
+	if cfg.DirectDatabaseURL != "" {
+		url = cfg.DirectDatabaseURL.Reveal()
+	}
+	db, err := OpenDatabase(ctx, cfg, url, log)
+	if err != nil {
+		return err
+	}
+	defer database.Close(db)
+	start := time.Now()
+	if err := database.Migrate(ctx, db); err != nil {
+		return err
+	}
+	log.Info("schema is up to date", "duration_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+// OpenDatabase opens the database at url with cfg's pool settings, giving
+// up after connectTimeout.
+func OpenDatabase(ctx context.Context, cfg config.Config, url string, log *slog.Logger) (*gorm.DB, error) {
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	db, err := database.Open(ctx, database.Options{
+		URL:             url,
+		MaxOpenConns:    cfg.DBMaxOpenConns,
+		MaxIdleConns:    cfg.DBMaxIdleConns,
+		ConnMaxLifetime: cfg.DBConnMaxLifetime,
+		ConnMaxIdleTime: cfg.DBConnMaxIdleTime,
+		Logger:          log,
+	})
+	if err != nil {
+		// Keep the cause (refused, authentication failed, unknown host...):
+		// it is what the operator needs, and pgx never puts the password in it.
+		return nil, fmt.Errorf("cannot open the database (check DATABASE_URL and that the server is reachable): %w", err)
+	}
+	return db, nil
+}
