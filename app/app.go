@@ -42,7 +42,7 @@ type Deps struct {
 func New(d Deps) *fiber.App {
 	cfg := d.Config
 	app := fiber.New(fiber.Config{
-		ErrorHandler:            errorHandler(d.Logger, cfg.IsProduction()),
+		ErrorHandler:            errorHandler(d.Logger, requestIDs{of: middleware.RequestIDFrom, assign: assignRequestID(cfg.IsProduction())}),
 		Immutable:               true, // values from a Ctx stay valid after the handler returns
 		BodyLimit:               cfg.BodyLimit,
 		ReadTimeout:             cfg.ReadTimeout,
@@ -85,6 +85,16 @@ func New(d Deps) *fiber.App {
 	mountAPI(app, api, d)
 
 	return app
+}
+
+// assignRequestID gives a request Fiber refused before any middleware ran
+// its id and the security headers (with HSTS in production).
+func assignRequestID(hsts bool) func(c *fiber.Ctx) string {
+	return func(c *fiber.Ctx) string {
+		id := middleware.AssignRequestID(c)
+		middleware.SetSecurityHeaders(c, hsts)
+		return id
+	}
 }
 
 func logPanic(log *slog.Logger) func(*fiber.Ctx, any) {

@@ -221,25 +221,19 @@ func (g guard) failure(c *fiber.Ctx, err error) error {
 	return unauthorized("invalid_token", "the token is invalid or expired")
 }
 
-// AuthError is a 401 with the WWW-Authenticate challenge to send with it.
-type AuthError struct {
-	Err       *models.Error
-	Challenge string
-}
-
-func (e *AuthError) Error() string { return e.Err.Error() }
-func (e *AuthError) Unwrap() error { return e.Err }
-
 // InvalidToken is the 401 for a token that verified but can no longer be
 // honoured (its account is gone).
 func InvalidToken(message string) error { return unauthorized("invalid_token", message) }
 
+// unauthorized is a 401 with its Bearer challenge (RFC 6750), naming
+// errorCode when there is one.
 func unauthorized(errorCode, message string) error {
 	challenge := "Bearer"
 	if errorCode != "" {
 		challenge = fmt.Sprintf(`Bearer error=%q`, errorCode)
 	}
-	return &AuthError{Err: models.Errorf(models.CodeUnauthorized, "%s", message), Challenge: challenge}
+	return models.WithHeaders(models.Errorf(models.CodeUnauthorized, "%s", message),
+		map[string]string{fiber.HeaderWWWAuthenticate: challenge})
 }
 
 // CallerFrom returns the authenticated caller the guard stored. Handlers

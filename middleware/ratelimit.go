@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -62,14 +61,12 @@ func RateLimit(name string, max int, window time.Duration, storage fiber.Storage
 			return keyPrefix + name + ":" + ClientIP(c)
 		},
 		LimitReached: func(c *fiber.Ctx) error {
-			// The limiter has set Retry-After already; the error handler keeps it.
-			return tooManyRequests(c.GetRespHeader(fiber.HeaderRetryAfter))
+			// The limiter has put the seconds until its window ends in
+			// Retry-After; the error takes them to the error handler.
+			seconds, _ := strconv.Atoi(c.GetRespHeader(fiber.HeaderRetryAfter))
+			return models.RateLimited(time.Duration(seconds) * time.Second)
 		},
 	})
-}
-
-func tooManyRequests(retryAfterSeconds string) error {
-	return models.Errorf(models.CodeRateLimited, "too many requests: try again in %s seconds", retryAfterSeconds)
 }
 
 // ClientIP is the address rate limits count by: c.IP(), which honours the
@@ -171,15 +168,6 @@ func (f *LoginFailures) key(email string) string {
 	sum := sha256.Sum256([]byte(email))
 	return keyPrefix + "login-failures:" + hex.EncodeToString(sum[:16])
 }
-
-// RetryAfterSeconds formats d for a Retry-After header: whole seconds,
-// rounded up, at least 1.
-func RetryAfterSeconds(d time.Duration) string {
-	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
-}
-
-// TooManyRequests is the 429 a handler returns after setting Retry-After.
-func TooManyRequests(retryAfter string) error { return tooManyRequests(retryAfter) }
 
 // memoryStorage is a fiber.Storage in this process's memory, for when no
 // Redis is configured. Expired entries are dropped when read and swept

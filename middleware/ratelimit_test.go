@@ -74,14 +74,6 @@ func TestLoginFailures(t *testing.T) {
 	}
 }
 
-func TestRetryAfterSeconds(t *testing.T) {
-	for d, want := range map[time.Duration]string{0: "1", 300 * time.Millisecond: "1", 1500 * time.Millisecond: "2", 15 * time.Minute: "900"} {
-		if got := RetryAfterSeconds(d); got != want {
-			t.Errorf("RetryAfterSeconds(%v) = %s, want %s", d, got, want)
-		}
-	}
-}
-
 func TestMemoryStorageExpires(t *testing.T) {
 	m := newMemoryStorage()
 	_ = m.Set("short", []byte("x"), 20*time.Millisecond)

@@ -178,9 +178,7 @@ func (h authHandlers) login(c *fiber.Ctx) error {
 		return err
 	}
 	if wait, locked := h.Failures.Locked(req.Email); locked {
-		retryAfter := middleware.RetryAfterSeconds(wait)
-		c.Set(fiber.HeaderRetryAfter, retryAfter)
-		return middleware.TooManyRequests(retryAfter)
+		return models.RateLimited(wait)
 	}
 	user, err := h.Users.Authenticate(c.UserContext(), req.Email, req.Password)
 	if models.ErrorCode(err) == models.CodeUnauthorized {
