@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"taskflow/auth"
 	"taskflow/config"
 	"taskflow/database"
 	"taskflow/middleware"
@@ -26,11 +27,11 @@ const (
 // group takes as its first handler.
 func mountAuth(app *fiber.App, api fiber.Router, d Deps) fiber.Handler {
 	cfg := d.Config
-	guard := middleware.Auth(authConfig(app, d))
+	guard := auth.Guard(authConfig(app, d))
 	routes.Auth(api.Group("/auth"), routes.AuthDeps{
 		Users:  database.NewUsers(d.DB),
 		Tokens: database.NewTokens(d.DB, cfg.RefreshTokenTTL),
-		AccessTokens: middleware.AccessTokens{
+		AccessTokens: auth.AccessTokens{
 			Secret: []byte(cfg.JWTSecretKey.Reveal()), Issuer: cfg.JWTIssuer, TTL: cfg.AccessTokenTTL,
 		},
 		Failures:      middleware.NewLoginFailures(d.RateLimitStorage, cfg.LoginFailLimit, loginFailureWindow, d.Logger),
@@ -46,9 +47,9 @@ func mountAuth(app *fiber.App, api fiber.Router, d Deps) fiber.Handler {
 // authConfig gathers the keys the guard accepts: this API's secret, the
 // frontend's shared secret, and, when AUTH_JWKS_URL is set, the frontend's
 // key set, fetched in the background from now until the app shuts down.
-func authConfig(app *fiber.App, d Deps) middleware.AuthConfig {
+func authConfig(app *fiber.App, d Deps) auth.Config {
 	cfg := d.Config
-	ac := middleware.AuthConfig{
+	ac := auth.Config{
 		JWTSecret:        []byte(cfg.JWTSecretKey.Reveal()),
 		Issuer:           cfg.JWTIssuer,
 		BetterAuthSecret: []byte(cfg.BetterAuthSecret.Reveal()),
@@ -56,7 +57,7 @@ func authConfig(app *fiber.App, d Deps) middleware.AuthConfig {
 		Logger:           d.Logger,
 	}
 	if cfg.AuthJWKSURL != "" {
-		jwks := middleware.NewJWKS(middleware.JWKSConfig{URL: cfg.AuthJWKSURL, Logger: d.Logger})
+		jwks := auth.NewJWKS(auth.JWKSConfig{URL: cfg.AuthJWKSURL, Logger: d.Logger})
 		jwks.Start()
 		app.Hooks().OnShutdown(func() error {
 			jwks.Close()

@@ -8,7 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"taskflow/middleware"
+	"taskflow/auth"
 	"taskflow/models"
 )
 
@@ -244,7 +244,7 @@ func (h authHandlers) me(c *fiber.Ctx) error {
 	}
 	user, err := h.Users.Get(c.UserContext(), caller.UserID)
 	if models.ErrorCode(err) == models.CodeNotFound {
-		return middleware.InvalidToken("the account of this token no longer exists")
+		return auth.InvalidToken("the account of this token no longer exists")
 	}
 	if err != nil {
 		return err
@@ -268,7 +268,7 @@ func (h authHandlers) deleteMe(c *fiber.Ctx) error {
 		err = h.Users.DeleteAccount(c.UserContext(), caller.UserID)
 	}
 	if models.ErrorCode(err) == models.CodeNotFound {
-		return middleware.InvalidToken("the account of this token no longer exists")
+		return auth.InvalidToken("the account of this token no longer exists")
 	}
 	if err != nil {
 		return err
@@ -303,7 +303,7 @@ func (h authHandlers) respondWithPair(c *fiber.Ctx, status int, user models.User
 }
 
 func authCaller(c *fiber.Ctx) (models.Caller, error) {
-	caller, ok := middleware.CallerFrom(c)
+	caller, ok := auth.CallerFrom(c)
 	if !ok {
 		return models.Caller{}, errors.New("route is not behind the auth guard")
 	}
