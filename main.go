@@ -109,14 +109,14 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 			return err
 		}
 	}
-	rateLimits, err := app.OpenRateLimitStorage(ctx, cfg)
+	counters, err := app.OpenRedis(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	if rateLimits != nil {
-		defer rateLimits.Close()
+	if counters != nil {
+		defer counters.Close()
 	}
-	server := app.New(app.Deps{Config: cfg, DB: db, Logger: log, Version: version, Started: started, RateLimitStorage: rateLimits})
+	server := app.New(app.Deps{Config: cfg, DB: db, Logger: log, Version: version, Started: started, Redis: counters})
 
 	// Bind first, so a port in use is reported at once rather than from a goroutine.
 	listener, err := net.Listen("tcp", cfg.ListenAddr())

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/pprof"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
 	"taskflow/config"
@@ -32,9 +33,10 @@ type Deps struct {
 	Logger  *slog.Logger
 	Version string
 	Started time.Time
-	// RateLimitStorage holds the rate limiters' counters (Redis, shared by
-	// replicas; see OpenRateLimitStorage); nil counts in memory.
-	RateLimitStorage fiber.Storage
+	// Redis holds the rate limits' and the login throttle's counters,
+	// shared by replicas (see OpenRedis); nil counts in this process's
+	// memory.
+	Redis *redis.Client
 }
 
 // New builds the whole application: Fiber's settings, the middleware chain

@@ -24,6 +24,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/redis/go-redis/v9"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -153,12 +154,12 @@ type Server struct {
 // test ends. overrides replace entries of Env (an empty value removes one).
 func Start(t testing.TB, db Database, overrides map[string]string) *Server {
 	t.Helper()
-	return StartWithStorage(t, db, overrides, nil)
+	return StartWithRedis(t, db, overrides, nil)
 }
 
-// StartWithStorage is Start with the rate limiters' counters kept in
-// storage, as replicas sharing Redis keep them (nil: in memory).
-func StartWithStorage(t testing.TB, db Database, overrides map[string]string, storage fiber.Storage) *Server {
+// StartWithRedis is Start with the rate limits' and the login throttle's
+// counters kept in Redis, as replicas share them (nil: in memory).
+func StartWithRedis(t testing.TB, db Database, overrides map[string]string, counters *redis.Client) *Server {
 	t.Helper()
 	env := Env(db.URL)
 	for k, v := range overrides {
@@ -183,7 +184,7 @@ func StartWithStorage(t testing.TB, db Database, overrides map[string]string, st
 	if err := database.Migrate(ctx, gdb); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	fiberApp := app.New(app.Deps{Config: cfg, DB: gdb, Logger: log, Version: "test", Started: time.Now(), RateLimitStorage: storage})
+	fiberApp := app.New(app.Deps{Config: cfg, DB: gdb, Logger: log, Version: "test", Started: time.Now(), Redis: counters})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
