@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/pprof"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
 	"taskflow/config"
@@ -32,9 +33,10 @@ type Deps struct {
 	Logger  *slog.Logger
 	Version string
 	Started time.Time
-	// RateLimitStorage holds the rate limiters' counters (Redis, shared by
-	// replicas; see OpenRateLimitStorage); nil counts in memory.
-	RateLimitStorage fiber.Storage
+	// Redis holds the rate limits' and the login throttle's counters,
+	// shared by replicas (see OpenRedis); nil counts in this process's
+	// memory.
+	Redis *redis.Client
 }
 
 // New builds the whole application: Fiber's settings, the middleware chain
@@ -42,7 +44,7 @@ type Deps struct {
 func New(d Deps) *fiber.App {
 	cfg := d.Config
 	app := fiber.New(fiber.Config{
-		ErrorHandler:            errorHandler(d.Logger, cfg.IsProduction()),
+		ErrorHandler:            errorHandler(d.Logger, requestIDs{of: middleware.RequestIDFrom, assign: assignRequestID(cfg.IsProduction())}),
 		Immutable:               true, // values from a Ctx stay valid after the handler returns
 		BodyLimit:               cfg.BodyLimit,
 		ReadTimeout:             cfg.ReadTimeout,
@@ -85,6 +87,16 @@ func New(d Deps) *fiber.App {
 	mountAPI(app, api, d)
 
 	return app
+}
+
+// assignRequestID gives a request Fiber refused before any middleware ran
+// its id and the security headers (with HSTS in production).
+func assignRequestID(hsts bool) func(c *fiber.Ctx) string {
+	return func(c *fiber.Ctx) string {
+		id := middleware.AssignRequestID(c)
+		middleware.SetSecurityHeaders(c, hsts)
+		return id
+	}
 }
 
 func logPanic(log *slog.Logger) func(*fiber.Ctx, any) {

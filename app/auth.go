@@ -1,12 +1,12 @@
 package app
 
 import (
-	"context"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	redisstorage "github.com/gofiber/storage/redis/v3"
 
-	"taskflow/config"
+	"taskflow/auth"
 	"taskflow/database"
 	"taskflow/middleware"
 	"taskflow/routes"
@@ -26,29 +26,39 @@ const (
 // group takes as its first handler.
 func mountAuth(app *fiber.App, api fiber.Router, d Deps) fiber.Handler {
 	cfg := d.Config
-	guard := middleware.Auth(authConfig(app, d))
+	guard := auth.Guard(authConfig(app, d))
+	limits := rateLimitStorage(d)
 	routes.Auth(api.Group("/auth"), routes.AuthDeps{
 		Users:  database.NewUsers(d.DB),
 		Tokens: database.NewTokens(d.DB, cfg.RefreshTokenTTL),
-		AccessTokens: middleware.AccessTokens{
+		AccessTokens: auth.AccessTokens{
 			Secret: []byte(cfg.JWTSecretKey.Reveal()), Issuer: cfg.JWTIssuer, TTL: cfg.AccessTokenTTL,
 		},
-		Failures:      middleware.NewLoginFailures(d.RateLimitStorage, cfg.LoginFailLimit, loginFailureWindow, d.Logger),
+		Failures:      auth.NewLoginThrottle(d.Redis, cfg.LoginFailLimit, loginFailureWindow, d.Logger),
 		Validate:      routes.NewValidator(),
 		Guard:         guard,
-		RegisterLimit: middleware.RateLimit("register", cfg.AuthRateLimit, authRateWindow, d.RateLimitStorage),
-		LoginLimit:    middleware.RateLimit("login", cfg.AuthRateLimit, authRateWindow, d.RateLimitStorage),
-		TokenLimit:    middleware.RateLimit("token", cfg.AuthRateLimit*tokenLimitFactor, authRateWindow, d.RateLimitStorage),
+		RegisterLimit: middleware.RateLimit("register", cfg.AuthRateLimit, authRateWindow, limits),
+		LoginLimit:    middleware.RateLimit("login", cfg.AuthRateLimit, authRateWindow, limits),
+		TokenLimit:    middleware.RateLimit("token", cfg.AuthRateLimit*tokenLimitFactor, authRateWindow, limits),
 	})
 	return guard
+}
+
+// rateLimitStorage keeps the rate limiters' counters in Redis, or, without
+// it, nil: each limiter counts in this process's memory.
+func rateLimitStorage(d Deps) fiber.Storage {
+	if d.Redis == nil {
+		return nil
+	}
+	return redisstorage.NewFromConnection(d.Redis)
 }
 
 // authConfig gathers the keys the guard accepts: this API's secret, the
 // frontend's shared secret, and, when AUTH_JWKS_URL is set, the frontend's
 // key set, fetched in the background from now until the app shuts down.
-func authConfig(app *fiber.App, d Deps) middleware.AuthConfig {
+func authConfig(app *fiber.App, d Deps) auth.Config {
 	cfg := d.Config
-	ac := middleware.AuthConfig{
+	ac := auth.Config{
 		JWTSecret:        []byte(cfg.JWTSecretKey.Reveal()),
 		Issuer:           cfg.JWTIssuer,
 		BetterAuthSecret: []byte(cfg.BetterAuthSecret.Reveal()),
@@ -56,7 +66,7 @@ func authConfig(app *fiber.App, d Deps) middleware.AuthConfig {
 		Logger:           d.Logger,
 	}
 	if cfg.AuthJWKSURL != "" {
-		jwks := middleware.NewJWKS(middleware.JWKSConfig{URL: cfg.AuthJWKSURL, Logger: d.Logger})
+		jwks := auth.NewJWKS(auth.JWKSConfig{URL: cfg.AuthJWKSURL, Logger: d.Logger})
 		jwks.Start()
 		app.Hooks().OnShutdown(func() error {
 			jwks.Close()
@@ -65,23 +75,4 @@ func authConfig(app *fiber.App, d Deps) middleware.AuthConfig {
 		ac.JWKS = jwks
 	}
 	return ac
-}
-
-// redisConnectTimeout bounds start-up's connection to Redis.
-const redisConnectTimeout = 10 * time.Second
-
-// OpenRateLimitStorage connects to REDIS_URL, where replicas share their
-// rate-limit counters. Without REDIS_URL it returns nil: each process
-// counts in its own memory.
-func OpenRateLimitStorage(ctx context.Context, cfg config.Config) (fiber.Storage, error) {
-	if cfg.RedisURL == "" {
-		return nil, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, redisConnectTimeout)
-	defer cancel()
-	storage, err := middleware.OpenRedisStorage(ctx, cfg.RedisURL.Reveal())
-	if err != nil {
-		return nil, err
-	}
-	return storage, nil
 }

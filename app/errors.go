@@ -8,7 +8,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"taskflow/middleware"
 	"taskflow/models"
 )
 
@@ -25,36 +24,36 @@ type Problem struct {
 	Errors    []models.FieldError `json:"errors,omitempty"`
 }
 
-// codeStatus is the one map from error codes to HTTP statuses.
+// codeStatus is the one table of error codes and HTTP statuses. Each
+// status has one code, so the table read backwards (statusCode) also names
+// the problem type of a status Fiber raises itself (an unknown route, a
+// wrong method, a body too large...).
 var codeStatus = map[models.Code]int{
-	models.CodeBadRequest:         http.StatusBadRequest,
-	models.CodeUnauthorized:       http.StatusUnauthorized,
-	models.CodeNotFound:           http.StatusNotFound,
-	models.CodeConflict:           http.StatusConflict,
-	models.CodePreconditionFailed: http.StatusPreconditionFailed,
-	models.CodeInvalid:            http.StatusUnprocessableEntity,
-	models.CodeRateLimited:        http.StatusTooManyRequests,
-	models.CodeUnavailable:        http.StatusServiceUnavailable,
-	models.CodeInternal:           http.StatusInternalServerError,
+	models.CodeBadRequest:           http.StatusBadRequest,
+	models.CodeUnauthorized:         http.StatusUnauthorized,
+	models.CodeNotFound:             http.StatusNotFound,
+	models.CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
+	models.CodeRequestTimeout:       http.StatusRequestTimeout,
+	models.CodeConflict:             http.StatusConflict,
+	models.CodePreconditionFailed:   http.StatusPreconditionFailed,
+	models.CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,
+	models.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	models.CodeInvalid:              http.StatusUnprocessableEntity,
+	models.CodeRateLimited:          http.StatusTooManyRequests,
+	models.CodeHeadersTooLarge:      http.StatusRequestHeaderFieldsTooLarge,
+	models.CodeInternal:             http.StatusInternalServerError,
+	models.CodeUnavailable:          http.StatusServiceUnavailable,
 }
 
-// statusCode names the problem type of a status that comes from Fiber
-// itself (unknown route, wrong method, body too large...).
-var statusCode = map[int]models.Code{
-	http.StatusBadRequest:                  models.CodeBadRequest,
-	http.StatusUnauthorized:                models.CodeUnauthorized,
-	http.StatusNotFound:                    models.CodeNotFound,
-	http.StatusMethodNotAllowed:            "method-not-allowed",
-	http.StatusRequestTimeout:              "request-timeout",
-	http.StatusConflict:                    models.CodeConflict,
-	http.StatusPreconditionFailed:          models.CodePreconditionFailed,
-	http.StatusRequestEntityTooLarge:       "payload-too-large",
-	http.StatusUnsupportedMediaType:        "unsupported-media-type",
-	http.StatusRequestHeaderFieldsTooLarge: "headers-too-large",
-	http.StatusUnprocessableEntity:         models.CodeInvalid,
-	http.StatusTooManyRequests:             models.CodeRateLimited,
-	http.StatusServiceUnavailable:          models.CodeUnavailable,
-	http.StatusInternalServerError:         models.CodeInternal,
+// statusCode is codeStatus read backwards.
+var statusCode = invert(codeStatus)
+
+func invert(codes map[models.Code]int) map[int]models.Code {
+	statuses := make(map[int]models.Code, len(codes))
+	for code, status := range codes {
+		statuses[status] = code
+	}
+	return statuses
 }
 
 const (
@@ -62,20 +61,28 @@ const (
 	unreadableDetail = "the request is not valid HTTP"
 )
 
+// requestIDs are the request-id middleware's functions the error handler
+// needs: the id of a request, or "" when Fiber refused the request before
+// any middleware ran; and, for such a request, a new id along with the
+// headers every response carries.
+type requestIDs struct {
+	of     func(c *fiber.Ctx) string
+	assign func(c *fiber.Ctx) string
+}
+
 // errorHandler is the one place an error becomes a response: a problem
-// document whose status comes from the error's code. Unknown errors are
-// logged with the request id and answered with a generic 500. hsts is
-// whether responses carry Strict-Transport-Security (production).
-func errorHandler(log *slog.Logger, hsts bool) fiber.ErrorHandler {
+// document whose status comes from the error's code, with the headers the
+// error carries. Unknown errors are logged with the request id and
+// answered with a generic 500.
+func errorHandler(log *slog.Logger, ids requestIDs) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		p := problemFor(err)
-		p.RequestID = middleware.RequestIDFrom(c)
+		p.RequestID = ids.of(c)
 		if p.RequestID == "" {
 			// Fiber refused the request before any middleware ran (a body
 			// over BODY_LIMIT, headers too large, an unreadable request):
 			// it still gets an id, the security headers and a log line.
-			p.RequestID = middleware.AssignRequestID(c)
-			middleware.SetSecurityHeaders(c, hsts)
+			p.RequestID = ids.assign(c)
 			if p.Status == http.StatusBadRequest {
 				p.Detail = unreadableDetail // fasthttp's message quotes the raw request, headers and all
 			}
@@ -86,7 +93,7 @@ func errorHandler(log *slog.Logger, hsts bool) fiber.ErrorHandler {
 			log.ErrorContext(c.UserContext(), "request failed", "request_id", p.RequestID,
 				"method", c.Method(), "path", c.Path(), "status", p.Status, "error", err.Error())
 		}
-		setChallengeHeaders(c, err, p.Status)
+		setErrorHeaders(c, err, p.Status)
 		body, marshalErr := json.Marshal(p)
 		if marshalErr != nil {
 			return marshalErr
@@ -145,20 +152,27 @@ func slugFor(status int) string {
 	return string(models.CodeBadRequest)
 }
 
-// setChallengeHeaders adds the headers some statuses must carry: a Bearer
-// challenge on 401 and Retry-After on 429 and 503.
-func setChallengeHeaders(c *fiber.Ctx, err error, status int) {
+// setErrorHeaders sets the headers err carries, and those its status
+// must have when err names none: a Bearer challenge on 401, Retry-After
+// on 429 and 503.
+func setErrorHeaders(c *fiber.Ctx, err error, status int) {
+	var headers map[string]string
+	var withHeaders models.HeaderError
+	if errors.As(err, &withHeaders) {
+		headers = withHeaders.ResponseHeaders()
+	}
+	for name, value := range headers {
+		c.Set(name, value)
+	}
+	setDefault := func(name, value string) {
+		if _, ok := headers[name]; !ok {
+			c.Set(name, value)
+		}
+	}
 	switch status {
 	case http.StatusUnauthorized:
-		challenge := "Bearer"
-		var authErr *middleware.AuthError
-		if errors.As(err, &authErr) && authErr.Challenge != "" {
-			challenge = authErr.Challenge
-		}
-		c.Set(fiber.HeaderWWWAuthenticate, challenge)
+		setDefault(fiber.HeaderWWWAuthenticate, "Bearer")
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		if c.GetRespHeader(fiber.HeaderRetryAfter) == "" {
-			c.Set(fiber.HeaderRetryAfter, "1")
-		}
+		setDefault(fiber.HeaderRetryAfter, "1")
 	}
 }

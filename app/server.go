@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
 	"taskflow/config"
@@ -32,10 +33,10 @@ type Server struct {
 	version string
 	started time.Time
 
-	db         *gorm.DB
-	rateLimits fiber.Storage
-	ownsLimits bool // rateLimits was opened here, so Close closes it
-	app        *fiber.App
+	db        *gorm.DB
+	redis     *redis.Client
+	ownsRedis bool // redis was opened here, so Close closes it
+	app       *fiber.App
 
 	listener net.Listener
 	served   chan error
@@ -45,15 +46,15 @@ type Server struct {
 // Option changes how Open builds a Server.
 type Option func(*Server)
 
-// WithRateLimitStorage keeps the rate limiters' counters in storage rather
-// than in the Redis at REDIS_URL (or in memory without it). The caller
-// owns storage: Close leaves it open.
-func WithRateLimitStorage(storage fiber.Storage) Option {
-	return func(s *Server) { s.rateLimits = storage }
+// WithRedis keeps the rate limits' and the login throttle's counters in
+// client rather than in the Redis at REDIS_URL (or in memory without it).
+// The caller owns client: Close leaves it open.
+func WithRedis(client *redis.Client) Option {
+	return func(s *Server) { s.redis = client }
 }
 
 // Open opens what the server needs, in order: the database (migrated when
-// AUTO_MIGRATE is on), the rate-limit storage, and the app itself. It logs
+// AUTO_MIGRATE is on), Redis when REDIS_URL is set, and the app itself. It logs
 // the configuration's warnings first, so the operator sees them even when
 // a later step fails. It does not listen yet: see Listen. On error nothing
 // stays open.
@@ -68,7 +69,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, version stri
 	if err := s.open(ctx); err != nil {
 		return nil, errors.Join(err, s.closeDeps())
 	}
-	s.app = New(Deps{Config: cfg, DB: s.db, Logger: log, Version: version, Started: s.started, RateLimitStorage: s.rateLimits})
+	s.app = New(Deps{Config: cfg, DB: s.db, Logger: log, Version: version, Started: s.started, Redis: s.redis})
 	return s, nil
 }
 
@@ -83,11 +84,11 @@ func (s *Server) open(ctx context.Context) error {
 			return err
 		}
 	}
-	if s.rateLimits == nil {
-		if s.rateLimits, err = OpenRateLimitStorage(ctx, s.cfg); err != nil {
+	if s.redis == nil {
+		if s.redis, err = OpenRedis(ctx, s.cfg); err != nil {
 			return err
 		}
-		s.ownsLimits = s.rateLimits != nil
+		s.ownsRedis = s.redis != nil
 	}
 	return nil
 }
@@ -150,8 +151,8 @@ func (s *Server) Close() error {
 
 func (s *Server) closeDeps() error {
 	var errs []error
-	if s.ownsLimits {
-		errs = append(errs, s.rateLimits.Close())
+	if s.ownsRedis {
+		errs = append(errs, s.redis.Close())
 	}
 	if s.db != nil {
 		errs = append(errs, database.Close(s.db))

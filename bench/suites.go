@@ -17,9 +17,9 @@ import (
 
 	"taskflow/app"
 	"taskflow/app/apptest/proc"
+	"taskflow/auth"
 	"taskflow/config"
 	"taskflow/database"
-	"taskflow/middleware"
 )
 
 // bench holds what both suites share.
@@ -165,7 +165,7 @@ func (b *bench) seed(ctx context.Context, db *gorm.DB, secret string, postgres b
 		}
 	}
 	b.logf("seeded %d users, %d tasks, %d tags in %s", len(d.Users), len(d.Tasks), len(d.Tags), time.Since(start).Round(time.Millisecond))
-	signer := middleware.AccessTokens{Secret: []byte(secret), Issuer: "taskflow", TTL: 6 * time.Hour}
+	signer := auth.AccessTokens{Secret: []byte(secret), Issuer: "taskflow", TTL: 6 * time.Hour}
 	tokens := map[string]string{}
 	for _, u := range d.Users {
 		token, err := signer.Sign(u.ID)

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -41,59 +40,5 @@ func TestClientIP(t *testing.T) {
 				t.Fatalf("ClientIP = %q, want %q", body, tc.want)
 			}
 		})
-	}
-}
-
-func TestLoginFailures(t *testing.T) {
-	f := NewLoginFailures(nil, 2, 100*time.Millisecond, nil)
-	if _, locked := f.Locked("a@example.com"); locked {
-		t.Fatal("locked before any failure")
-	}
-	f.Fail("a@example.com")
-	if _, locked := f.Locked("a@example.com"); locked {
-		t.Fatal("locked after 1 failure of 2")
-	}
-	f.Fail("a@example.com")
-	wait, locked := f.Locked("a@example.com")
-	if !locked || wait <= 0 || wait > 100*time.Millisecond {
-		t.Fatalf("after 2 failures: locked %v for %v, want locked up to 100ms", locked, wait)
-	}
-	if _, locked := f.Locked("b@example.com"); locked {
-		t.Fatal("another email is locked")
-	}
-	time.Sleep(120 * time.Millisecond)
-	if _, locked := f.Locked("a@example.com"); locked {
-		t.Fatal("still locked after the window")
-	}
-
-	f.Fail("c@example.com")
-	f.Reset("c@example.com")
-	f.Fail("c@example.com")
-	if _, locked := f.Locked("c@example.com"); locked {
-		t.Fatal("Reset did not forget the failures")
-	}
-}
-
-func TestRetryAfterSeconds(t *testing.T) {
-	for d, want := range map[time.Duration]string{0: "1", 300 * time.Millisecond: "1", 1500 * time.Millisecond: "2", 15 * time.Minute: "900"} {
-		if got := RetryAfterSeconds(d); got != want {
-			t.Errorf("RetryAfterSeconds(%v) = %s, want %s", d, got, want)
-		}
-	}
-}
-
-func TestMemoryStorageExpires(t *testing.T) {
-	m := newMemoryStorage()
-	_ = m.Set("short", []byte("x"), 20*time.Millisecond)
-	_ = m.Set("forever", []byte("y"), 0)
-	if v, _ := m.Get("short"); string(v) != "x" {
-		t.Fatalf("Get(short) = %q, want x", v)
-	}
-	time.Sleep(30 * time.Millisecond)
-	if v, _ := m.Get("short"); v != nil {
-		t.Fatalf("Get(short) after expiry = %q, want nothing", v)
-	}
-	if v, _ := m.Get("forever"); string(v) != "y" {
-		t.Fatalf("Get(forever) = %q, want y", v)
 	}
 }

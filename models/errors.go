@@ -5,6 +5,9 @@ package models
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
+	"time"
 )
 
 // Code classifies an Error. The HTTP layer maps each code to one status.
@@ -20,6 +23,15 @@ const (
 	CodeRateLimited        Code = "rate-limited"        // too many requests
 	CodeUnavailable        Code = "unavailable"         // the database cannot be reached
 	CodeInternal           Code = "internal"            // a bug; never shown in detail
+
+	// Codes of requests refused before a handler could read them. Only
+	// CodeUnsupportedMediaType is raised by this code (a body that is not
+	// JSON); the others name what the HTTP server itself refuses.
+	CodeUnsupportedMediaType Code = "unsupported-media-type" // a body that is not JSON where JSON is required
+	CodeMethodNotAllowed     Code = "method-not-allowed"     // the path exists, but not with this method
+	CodeRequestTimeout       Code = "request-timeout"        // the request did not arrive in time
+	CodePayloadTooLarge      Code = "payload-too-large"      // the body is over the limit
+	CodeHeadersTooLarge      Code = "headers-too-large"      // the headers are over the limit
 )
 
 // FieldError names one invalid input field and why it is invalid.
@@ -69,4 +81,41 @@ func ErrorCode(err error) Code {
 		return e.Code
 	}
 	return CodeInternal
+}
+
+// HeaderError is an error that must reach the client with response
+// headers, such as the challenge of a 401 or the Retry-After of a 429.
+// The HTTP layer sets them; the error says which, so no handler sets
+// headers for an error response itself.
+type HeaderError interface {
+	error
+	ResponseHeaders() map[string]string
+}
+
+// WithHeaders returns err with response headers to send along with it.
+func WithHeaders(err *Error, headers map[string]string) error {
+	return &headerError{err: err, headers: headers}
+}
+
+type headerError struct {
+	err     *Error
+	headers map[string]string
+}
+
+func (e *headerError) Error() string                      { return e.err.Error() }
+func (e *headerError) Unwrap() error                      { return e.err }
+func (e *headerError) ResponseHeaders() map[string]string { return e.headers }
+
+// RateLimited is the error of a limit that lets the client try again
+// after retryAfter, which it is told in whole seconds, rounded up.
+func RateLimited(retryAfter time.Duration) error {
+	seconds := retryAfterSeconds(retryAfter)
+	return WithHeaders(Errorf(CodeRateLimited, "too many requests: try again in %s seconds", seconds),
+		map[string]string{"Retry-After": seconds})
+}
+
+// retryAfterSeconds formats d for a Retry-After header: whole seconds,
+// rounded up, at least 1.
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"taskflow/middleware"
+	"taskflow/auth"
 	"taskflow/models"
 )
 
@@ -45,11 +45,12 @@ type AccessTokenSigner interface {
 	Lifetime() time.Duration
 }
 
-// LoginThrottle counts failed logins per email.
+// LoginThrottle counts failed logins per email. It never fails a login
+// for its own errors: those are its to log.
 type LoginThrottle interface {
-	Locked(email string) (retryAfter time.Duration, locked bool)
-	Fail(email string)
-	Reset(email string)
+	Locked(ctx context.Context, email string) (retryAfter time.Duration, locked bool)
+	Fail(ctx context.Context, email string)
+	Reset(ctx context.Context, email string)
 }
 
 // AuthDeps is what the auth routes need.
@@ -177,19 +178,18 @@ func (h authHandlers) login(c *fiber.Ctx) error {
 	if err := h.Validate.Struct(req); err != nil {
 		return err
 	}
-	if wait, locked := h.Failures.Locked(req.Email); locked {
-		retryAfter := middleware.RetryAfterSeconds(wait)
-		c.Set(fiber.HeaderRetryAfter, retryAfter)
-		return middleware.TooManyRequests(retryAfter)
+	ctx := c.UserContext()
+	if wait, locked := h.Failures.Locked(ctx, req.Email); locked {
+		return models.RateLimited(wait)
 	}
-	user, err := h.Users.Authenticate(c.UserContext(), req.Email, req.Password)
+	user, err := h.Users.Authenticate(ctx, req.Email, req.Password)
 	if models.ErrorCode(err) == models.CodeUnauthorized {
-		h.Failures.Fail(req.Email)
+		h.Failures.Fail(ctx, req.Email)
 	}
 	if err != nil {
 		return err
 	}
-	h.Failures.Reset(req.Email)
+	h.Failures.Reset(ctx, req.Email)
 	return h.respondWithTokens(c, fiber.StatusOK, user)
 }
 
@@ -246,7 +246,7 @@ func (h authHandlers) me(c *fiber.Ctx) error {
 	}
 	user, err := h.Users.Get(c.UserContext(), caller.UserID)
 	if models.ErrorCode(err) == models.CodeNotFound {
-		return middleware.InvalidToken("the account of this token no longer exists")
+		return auth.InvalidToken("the account of this token no longer exists")
 	}
 	if err != nil {
 		return err
@@ -270,7 +270,7 @@ func (h authHandlers) deleteMe(c *fiber.Ctx) error {
 		err = h.Users.DeleteAccount(c.UserContext(), caller.UserID)
 	}
 	if models.ErrorCode(err) == models.CodeNotFound {
-		return middleware.InvalidToken("the account of this token no longer exists")
+		return auth.InvalidToken("the account of this token no longer exists")
 	}
 	if err != nil {
 		return err
@@ -305,7 +305,7 @@ func (h authHandlers) respondWithPair(c *fiber.Ctx, status int, user models.User
 }
 
 func authCaller(c *fiber.Ctx) (models.Caller, error) {
-	caller, ok := middleware.CallerFrom(c)
+	caller, ok := auth.CallerFrom(c)
 	if !ok {
 		return models.Caller{}, errors.New("route is not behind the auth guard")
 	}

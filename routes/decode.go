@@ -18,7 +18,7 @@ import (
 func decodeJSON(c *fiber.Ctx, dst any) error {
 	mediaType, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if err != nil || (mediaType != fiber.MIMEApplicationJSON && !isJSONSuffix(mediaType)) {
-		return fiber.NewError(fiber.StatusUnsupportedMediaType, "the body must be JSON (Content-Type: application/json)")
+		return models.Errorf(models.CodeUnsupportedMediaType, "the body must be JSON (Content-Type: application/json)")
 	}
 	body := c.Body()
 	if len(bytes.TrimSpace(body)) == 0 {

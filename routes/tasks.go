@@ -15,7 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"taskflow/middleware"
+	"taskflow/auth"
 	"taskflow/models"
 )
 
@@ -488,7 +488,7 @@ func (q *queryParams) text(name string, maxRunes int) string {
 
 // callerID is the authenticated user's id, which scopes every store call.
 func callerID(c *fiber.Ctx) (string, error) {
-	caller, ok := middleware.CallerFrom(c)
+	caller, ok := auth.CallerFrom(c)
 	if !ok || caller.UserID == "" {
 		return "", models.Errorf(models.CodeUnauthorized, "a bearer token is required")
 	}

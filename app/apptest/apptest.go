@@ -22,6 +22,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/redis/go-redis/v9"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -168,20 +169,19 @@ type Server struct {
 // overrides replace entries of Env (an empty value removes one).
 func Start(t testing.TB, db Database, overrides map[string]string) *Server {
 	t.Helper()
-	return StartWithStorage(t, db, overrides, nil)
+	return StartWithRedis(t, db, overrides, nil)
 }
 
-// StartWithStorage is Start with the rate limiters' counters kept in
-// storage, as replicas sharing Redis keep them (nil: the Redis at REDIS_URL,
-// or memory without it).
-func StartWithStorage(t testing.TB, db Database, overrides map[string]string, storage fiber.Storage) *Server {
+// StartWithRedis is Start with the rate limits' and the login throttle's
+// counters kept in Redis, as replicas share them (nil: in memory).
+func StartWithRedis(t testing.TB, db Database, overrides map[string]string, counters *redis.Client) *Server {
 	t.Helper()
 	cfg := LoadConfig(t, EnvWith(db.URL, overrides))
 	logs := &LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	var opts []app.Option
-	if storage != nil {
-		opts = append(opts, app.WithRateLimitStorage(storage))
+	if counters != nil {
+		opts = append(opts, app.WithRedis(counters))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

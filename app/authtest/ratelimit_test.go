@@ -3,7 +3,6 @@ package authtest_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -12,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/redis/go-redis/v9"
 
 	"taskflow/app"
 	"taskflow/app/apptest"
@@ -120,17 +119,19 @@ func TestLoginFailuresPerEmail(t *testing.T) {
 }
 
 // TestRateLimitSharedThroughRedis runs two instances over one Redis: the
-// count is shared, as replicas share it.
+// count is shared, as replicas share it. The instances sit behind a
+// trusted proxy that reports a client address of this test run's own, so
+// other runs on the same Redis count apart.
 func TestRateLimitSharedThroughRedis(t *testing.T) {
 	db := apptest.SQLite(t)
-	overrides := map[string]string{"LOGIN_FAIL_LIMIT": "1000"}
-	prefix := "taskflow-test-" + randomHex(t) + ":"
-	first := apptest.StartWithStorage(t, db, overrides, redisStorage(t, prefix))
-	second := apptest.StartWithStorage(t, db, overrides, redisStorage(t, prefix))
+	overrides := map[string]string{"LOGIN_FAIL_LIMIT": "1000", "TRUSTED_PROXIES": "127.0.0.1", "PROXY_HEADER": "X-Real-IP"}
+	first := apptest.StartWithRedis(t, db, overrides, testRedis(t))
+	second := apptest.StartWithRedis(t, db, overrides, testRedis(t))
 	apiFirst, apiSecond := newAuthAPI(t, first), newAuthAPI(t, second)
 	createAccount(t, first, "replicated@example.com", apiFirst.usePassword("a replicated password"))
 	login := apptest.Request{Method: "POST", Path: "/api/v1/auth/login",
-		Body: map[string]any{"email": "replicated@example.com", "password": "a replicated password"}}
+		Headers: map[string]string{"X-Real-IP": randomClientIP(t)},
+		Body:    map[string]any{"email": "replicated@example.com", "password": "a replicated password"}}
 	for i := range 10 {
 		api := []*authAPI{apiFirst, apiSecond}[i%2]
 		apptest.RequireStatus(t, api.do(t, login), 200)
@@ -139,50 +140,37 @@ func TestRateLimitSharedThroughRedis(t *testing.T) {
 	requireRateLimited(t, apiSecond.do(t, login), 60)
 }
 
-// redisStorage connects to the test Redis (127.0.0.1:6379) with its own
-// client, as a replica would, under a key prefix of this test run. Without
-// a Redis it skips, except in CI where it fails.
-func redisStorage(t testing.TB, prefix string) fiber.Storage {
+// testRedis connects to the test Redis (TEST_REDIS_URL, default
+// redis://127.0.0.1:6379/0) with its own client, as a replica would.
+// Without a Redis it skips, except in CI where it fails.
+func testRedis(t testing.TB) *redis.Client {
 	t.Helper()
-	const addr = "127.0.0.1:6379"
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	url := os.Getenv("TEST_REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	cfg := apptest.LoadConfig(t, map[string]string{"ENVIRONMENT": "test", "REDIS_URL": url})
+	client, err := app.OpenRedis(context.Background(), cfg)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis is required in CI at %s: %v", addr, err)
+			t.Fatalf("Redis is required in CI: %v", err)
 		}
-		t.Skipf("no Redis at %s (%v): the shared rate-limit test is skipped", addr, err)
+		t.Skipf("no Redis (%v): the shared rate-limit test is skipped", err)
 	}
-	_ = conn.Close()
-	cfg := apptest.LoadConfig(t, map[string]string{"ENVIRONMENT": "test", "REDIS_URL": "redis://" + addr + "/0"})
-	storage, err := app.OpenRateLimitStorage(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("open Redis storage: %v", err)
-	}
-	t.Cleanup(func() { _ = storage.Close() })
-	return prefixedStorage{inner: storage, prefix: prefix}
+	t.Cleanup(func() { _ = client.Close() })
+	return client
 }
 
-// prefixedStorage keeps one test run's keys apart from any other's.
-type prefixedStorage struct {
-	inner  fiber.Storage
-	prefix string
-}
-
-func (p prefixedStorage) Get(key string) ([]byte, error) { return p.inner.Get(p.prefix + key) }
-func (p prefixedStorage) Set(key string, val []byte, exp time.Duration) error {
-	return p.inner.Set(p.prefix+key, val, exp)
-}
-func (p prefixedStorage) Delete(key string) error { return p.inner.Delete(p.prefix + key) }
-func (p prefixedStorage) Reset() error            { return nil } // never flush a shared Redis
-func (p prefixedStorage) Close() error            { return nil } // the cleanup closes inner
-
-func randomHex(t testing.TB) string {
+// randomClientIP is an address in 2001:db8::/32 (for documentation) that
+// no other test run uses.
+func randomClientIP(t testing.TB) string {
 	t.Helper()
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
+	ip := make(net.IP, net.IPv6len)
+	copy(ip, []byte{0x20, 0x01, 0x0d, 0xb8})
+	if _, err := rand.Read(ip[4:]); err != nil {
 		t.Fatal(err)
 	}
-	return hex.EncodeToString(b)
+	return ip.String()
 }
 
 // BenchmarkLogin measures a whole login over HTTP (the request, the

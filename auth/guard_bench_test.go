@@ -1,4 +1,4 @@
-package middleware_test
+package auth_test
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
-	"taskflow/middleware"
+	"taskflow/auth"
 )
 
 // BenchmarkAuthGuardValidToken measures what every authenticated request
@@ -17,15 +17,15 @@ import (
 // routing) is timed.
 func BenchmarkAuthGuardValidToken(b *testing.B) {
 	secret := []byte("bench-jwt-secret-0123456789abcdef0123456789")
-	guard := middleware.Auth(middleware.AuthConfig{JWTSecret: secret, Issuer: "taskflow", BetterAuthSecret: []byte("bench-better-auth-secret-0123456789abcdef")})
+	guard := auth.Guard(auth.Config{JWTSecret: secret, Issuer: "taskflow", BetterAuthSecret: []byte("bench-better-auth-secret-0123456789abcdef")})
 	app := fiber.New(fiber.Config{Immutable: true})
 	app.Get("/", guard, func(c *fiber.Ctx) error {
-		if _, ok := middleware.CallerFrom(c); !ok {
+		if _, ok := auth.CallerFrom(c); !ok {
 			return fiber.ErrUnauthorized
 		}
 		return c.SendStatus(fiber.StatusNoContent)
 	})
-	token, err := middleware.AccessTokens{Secret: secret, Issuer: "taskflow", TTL: time.Hour}.Sign("0193a5b2-7c4e-7d8f-9a0b-1c2d3e4f5a6b")
+	token, err := auth.AccessTokens{Secret: secret, Issuer: "taskflow", TTL: time.Hour}.Sign("0193a5b2-7c4e-7d8f-9a0b-1c2d3e4f5a6b")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,10 @@
-package middleware
+// Package auth decides who a request comes from: the guard on the
+// authenticated routes, which verifies bearer tokens (this API's own, and
+// the frontend's, by shared secret or by a key of its JSON Web Key Set);
+// the signer of this API's access tokens; and the throttle on failed
+// logins. The guard is a Fiber handler, which is why this package imports
+// Fiber.
+package auth
 
 import (
 	"context"
@@ -12,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/golang-jwt/jwt/v5"
 
+	"taskflow/middleware"
 	"taskflow/models"
 )
 
@@ -28,9 +35,10 @@ const maxSubjectLength = 255
 // while its request waits.
 const jwksLookupTimeout = 5 * time.Second
 
-// AuthConfig holds the keys the guard accepts tokens from. Each key accepts
-// exactly one algorithm.
-type AuthConfig struct {
+// Config holds the keys the guard accepts tokens from. Each key accepts
+// the algorithms of its kind only: HS256 for the secrets, the one a key of
+// the JWKS publishes (or, when it publishes none, those of its type).
+type Config struct {
 	// JWTSecret signs this API's own HS256 access tokens; Issuer is their iss.
 	JWTSecret []byte
 	Issuer    string
@@ -84,7 +92,7 @@ func (c *tokenClaims) Validate() error {
 	return nil
 }
 
-// Auth is the guard on every authenticated route. It accepts this API's
+// Guard is the guard on every authenticated route. It accepts this API's
 // own tokens and, when configured, the frontend's (shared-secret HS256 or
 // signed by a key of its JWKS); it puts the caller in the request's locals
 // and turns every failure into a 401 for the error handler.
@@ -95,7 +103,7 @@ func (c *tokenClaims) Validate() error {
 // if that secret is set and, when BetterAuthURL is set, the iss is absent
 // or equal to it. So a token is never tried against both secrets, and a
 // frontend token cannot pass as a local one without the API's own secret.
-func Auth(cfg AuthConfig) fiber.Handler {
+func Guard(cfg Config) fiber.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -109,7 +117,7 @@ func Auth(cfg AuthConfig) fiber.Handler {
 	})
 }
 
-type guard struct{ cfg AuthConfig }
+type guard struct{ cfg Config }
 
 // keyFunc returns the one key that may verify token, after checking that
 // the token's algorithm is that key's algorithm and that its iss (and aud)
@@ -127,19 +135,15 @@ func (g guard) keyFunc(token *jwt.Token) (any, error) {
 	if alg == jwt.SigningMethodHS256.Alg() {
 		return g.hmacKey(claims)
 	}
-	if g.cfg.JWKS == nil || !jwksAlgs[alg] {
+	if g.cfg.JWKS == nil || !isJWKSAlg(alg) {
 		return nil, fmt.Errorf("algorithm %q is not accepted", alg)
 	}
 	if err := g.checkFrontendIssuer(claims, true); err != nil {
 		return nil, err
 	}
-	kid, isString := token.Header["kid"].(string)
-	if _, present := token.Header["kid"]; present && !isString {
-		return nil, errors.New("kid is not a string")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), jwksLookupTimeout)
 	defer cancel()
-	key, err := g.cfg.JWKS.Key(ctx, kid, alg)
+	key, err := g.cfg.JWKS.key(ctx, token)
 	if err != nil {
 		return nil, err
 	}
@@ -147,13 +151,7 @@ func (g guard) keyFunc(token *jwt.Token) (any, error) {
 	return key, nil
 }
 
-// jwksAlgs are the asymmetric algorithms a key of the JWKS may have.
-var jwksAlgs = map[string]bool{
-	"EdDSA": true, "ES256": true, "ES384": true, "ES512": true,
-	"RS256": true, "RS384": true, "RS512": true, "PS256": true, "PS384": true, "PS512": true,
-}
-
-// hmacKey picks the secret of an HS256 token by its iss (see Auth).
+// hmacKey picks the secret of an HS256 token by its iss (see Guard).
 func (g guard) hmacKey(claims *tokenClaims) (any, error) {
 	if claims.Issuer == g.cfg.Issuer {
 		if len(g.cfg.JWTSecret) == 0 {
@@ -217,29 +215,23 @@ func (g guard) failure(c *fiber.Ctx, err error) error {
 	if errors.Is(err, jwtware.ErrJWTMissingOrMalformed) {
 		return unauthorized("", "a bearer token is required")
 	}
-	g.cfg.Logger.DebugContext(c.UserContext(), "token refused", "request_id", RequestIDFrom(c), "reason", err.Error())
+	g.cfg.Logger.DebugContext(c.UserContext(), "token refused", "request_id", middleware.RequestIDFrom(c), "reason", err.Error())
 	return unauthorized("invalid_token", "the token is invalid or expired")
 }
-
-// AuthError is a 401 with the WWW-Authenticate challenge to send with it.
-type AuthError struct {
-	Err       *models.Error
-	Challenge string
-}
-
-func (e *AuthError) Error() string { return e.Err.Error() }
-func (e *AuthError) Unwrap() error { return e.Err }
 
 // InvalidToken is the 401 for a token that verified but can no longer be
 // honoured (its account is gone).
 func InvalidToken(message string) error { return unauthorized("invalid_token", message) }
 
+// unauthorized is a 401 with its Bearer challenge (RFC 6750), naming
+// errorCode when there is one.
 func unauthorized(errorCode, message string) error {
 	challenge := "Bearer"
 	if errorCode != "" {
 		challenge = fmt.Sprintf(`Bearer error=%q`, errorCode)
 	}
-	return &AuthError{Err: models.Errorf(models.CodeUnauthorized, "%s", message), Challenge: challenge}
+	return models.WithHeaders(models.Errorf(models.CodeUnauthorized, "%s", message),
+		map[string]string{fiber.HeaderWWWAuthenticate: challenge})
 }
 
 // CallerFrom returns the authenticated caller the guard stored. Handlers
@@ -248,26 +240,3 @@ func CallerFrom(c *fiber.Ctx) (models.Caller, bool) {
 	caller, ok := c.Locals(callerKey).(models.Caller)
 	return caller, ok
 }
-
-// AccessTokens signs this API's access tokens: HS256 with the API's
-// secret, carrying iss, sub, iat and exp.
-type AccessTokens struct {
-	Secret []byte
-	Issuer string
-	TTL    time.Duration
-}
-
-// Sign returns an access token for userID, valid for TTL from now.
-func (a AccessTokens) Sign(userID string) (string, error) {
-	now := time.Now()
-	claims := jwt.RegisteredClaims{
-		Issuer:    a.Issuer,
-		Subject:   userID,
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(a.TTL)),
-	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(a.Secret)
-}
-
-// Lifetime is how long a new access token is valid.
-func (a AccessTokens) Lifetime() time.Duration { return a.TTL }
