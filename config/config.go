@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"reflect"
 	"strings"
 	"time"
@@ -70,6 +71,12 @@ type Config struct {
 	BetterAuthSecret Secret        `env:"BETTER_AUTH_SECRET"`
 	BetterAuthURL    string        `env:"BETTER_AUTH_URL"`
 	AuthJWKSURL      string        `env:"AUTH_JWKS_URL"`
+	// ExternalTokenMaxAge caps a frontend token's exp - iat: a token minted
+	// for years would outlive every revocation.
+	ExternalTokenMaxAge time.Duration `env:"EXTERNAL_TOKEN_MAX_AGE" envDefault:"24h"`
+	// SessionMaxAge is a refresh family's absolute lifetime, counted from
+	// the login that began it; refreshing never extends it.
+	SessionMaxAge time.Duration `env:"SESSION_MAX_AGE" envDefault:"2160h"`
 
 	CORSOrigins    []string `env:"CORS_ORIGINS" envSeparator:","`
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
@@ -137,7 +144,26 @@ func Load(getenv func(string) string) (Config, error) {
 		return cfg, &Error{Problems: problems}
 	}
 	cfg.fillDevelopmentDefaults()
+	if getenv("ENVIRONMENT") == "" && cfg.DatabaseURL != "" && IsPostgresURL(cfg.DatabaseURL.Reveal()) &&
+		!isLocalDatabaseHost(cfg.DatabaseURL.Reveal()) {
+		cfg.Warnings = append(cfg.Warnings, "ENVIRONMENT is not set, so this is development mode (random secrets, "+
+			"docs served, relaxed checks) against a remote PostgreSQL: set ENVIRONMENT=production if this is a deployment")
+	}
 	return cfg, nil
+}
+
+// isLocalDatabaseHost reports whether a PostgreSQL URL names this machine
+// (a loopback address, localhost or a Unix socket).
+func isLocalDatabaseHost(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "" {
+		host = u.Query().Get("host")
+	}
+	return host == "" || strings.HasPrefix(host, "/") || isLoopbackHost(host)
 }
 
 // Error lists every configuration problem found.

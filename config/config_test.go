@@ -81,7 +81,8 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	}{
 		{"valid production", production(), nil},
 		{"production with a JWKS URL instead of the shared secret",
-			with(production(), map[string]string{"BETTER_AUTH_SECRET": "", "AUTH_JWKS_URL": "https://app.example.com/api/auth/jwks"}), nil},
+			with(production(), map[string]string{"BETTER_AUTH_SECRET": "", "AUTH_JWKS_URL": "https://app.example.com/api/auth/jwks",
+				"BETTER_AUTH_URL": "https://app.example.com"}), nil},
 		{"production with postgresql:// and several origins",
 			with(production(), map[string]string{"DATABASE_URL": "postgresql://db.example.com/app", "CORS_ORIGINS": "https://app.example.com, https://www.example.com:8443/"}), nil},
 		{"production and nothing else", map[string]string{"ENVIRONMENT": "production"}, []string{
@@ -290,7 +291,8 @@ func TestDevelopmentKeepsWhatIsSet(t *testing.T) {
 }
 
 func TestProductionGeneratesNothing(t *testing.T) {
-	cfg, err := load(with(production(), map[string]string{"BETTER_AUTH_SECRET": "", "AUTH_JWKS_URL": "https://app.example.com/api/auth/jwks"}))
+	cfg, err := load(with(production(), map[string]string{"BETTER_AUTH_SECRET": "", "AUTH_JWKS_URL": "https://app.example.com/api/auth/jwks",
+		"BETTER_AUTH_URL": "https://app.example.com"}))
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
@@ -342,5 +344,93 @@ func TestLoadReadsOnlyThroughGetenv(t *testing.T) {
 	}
 	if !slices.Contains(asked, "DATABASE_URL") || !slices.Contains(asked, "PORT") {
 		t.Errorf("getenv was asked %v, want every variable", asked)
+	}
+}
+
+// TestProductionRefusesUnsafeSettings holds each setting an adversarial
+// review started a production server with before these checks: one
+// secret for both token kinds (the frontend's secret then mints this API's
+// tokens), a proxy range that trusts every client's X-Real-IP (so rate
+// limits count whatever address the client claims), a typed 32-character
+// secret, year-long access tokens, and a key set with no expected issuer
+// and audience (any token that key set signed, for any app, passes).
+func TestProductionRefusesUnsafeSettings(t *testing.T) {
+	const weak = ": looks typed rather than random (too few different characters, or a repeated pattern); generate one with openssl rand -hex 32"
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"one secret for both", with(production(), map[string]string{"BETTER_AUTH_SECRET": jwtSecret}),
+			"BETTER_AUTH_SECRET: must differ from JWT_SECRET_KEY"},
+		{"every IPv4 address a trusted proxy", with(production(), map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,0.0.0.0/0"}),
+			"TRUSTED_PROXIES: a range wider than /8 (IPv4) or /7 (IPv6) would let any client choose its own address"},
+		{"every IPv6 address a trusted proxy", with(production(), map[string]string{"TRUSTED_PROXIES": "::/0"}),
+			"TRUSTED_PROXIES: a range wider than /8 (IPv4) or /7 (IPv6) would let any client choose its own address"},
+		{"half the internet a trusted proxy", with(production(), map[string]string{"TRUSTED_PROXIES": "0.0.0.0/1"}),
+			"TRUSTED_PROXIES: a range wider than /8 (IPv4) or /7 (IPv6) would let any client choose its own address"},
+		{"a secret of one letter", with(production(), map[string]string{"JWT_SECRET_KEY": strings.Repeat("a", 32)}),
+			"JWT_SECRET_KEY" + weak},
+		{"a secret of a repeated pattern", with(production(), map[string]string{"BETTER_AUTH_SECRET": strings.Repeat("0123456789ab", 4)}),
+			"BETTER_AUTH_SECRET" + weak},
+		{"year-long access tokens", with(production(), map[string]string{"ACCESS_TOKEN_TTL": "8760h"}),
+			"ACCESS_TOKEN_TTL: must be at most 1h in production"},
+		{"a key set with no issuer to expect", with(production(), map[string]string{"AUTH_JWKS_URL": "https://app.example.com/api/auth/jwks"}),
+			"BETTER_AUTH_URL: required in production when AUTH_JWKS_URL is set (JWKS tokens' iss and aud are checked against it)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(tt.env)
+			got := problemsOf(t, err)
+			if !slices.Equal(got, []string{tt.want}) {
+				t.Fatalf("problems:\n got  %q\n want %q", got, []string{tt.want})
+			}
+			requireNoSecret(t, "error message", err.Error())
+		})
+	}
+	t.Run("the same settings are fine outside production", func(t *testing.T) {
+		for _, tt := range tests {
+			env := with(tt.env, map[string]string{"ENVIRONMENT": "development"})
+			if _, err := load(env); err != nil {
+				t.Errorf("%s: refused in development: %v", tt.name, err)
+			}
+		}
+	})
+	t.Run("a private proxy range and an hour-long token are fine", func(t *testing.T) {
+		env := with(production(), map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8,100.64.0.0/10", "ACCESS_TOKEN_TTL": "1h"})
+		if _, err := load(env); err != nil {
+			t.Fatalf("load: %v", err)
+		}
+	})
+}
+
+func TestDevelopmentWarnsAboutARemoteDatabase(t *testing.T) {
+	remote := "postgres://app:" + dbPassword + "@db.example.com:5432/taskflow?sslmode=require"
+	tests := []struct {
+		name string
+		env  map[string]string
+		warn bool
+	}{
+		{"ENVIRONMENT unset, remote PostgreSQL", map[string]string{"DATABASE_URL": remote}, true},
+		{"ENVIRONMENT=development said on purpose", map[string]string{"DATABASE_URL": remote, "ENVIRONMENT": "development"}, false},
+		{"local PostgreSQL", map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/taskflow"}, false},
+		{"localhost", map[string]string{"DATABASE_URL": "postgres://postgres@localhost/taskflow"}, false},
+		{"Unix socket", map[string]string{"DATABASE_URL": "postgres:///taskflow?host=/var/run/postgresql"}, false},
+		{"SQLite", map[string]string{"DATABASE_URL": "sqlite://taskflow.db"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := load(tt.env)
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			warned := slices.ContainsFunc(cfg.Warnings, func(w string) bool { return strings.HasPrefix(w, "ENVIRONMENT is not set") })
+			if warned != tt.warn {
+				t.Fatalf("warned = %v, want %v; warnings %q", warned, tt.warn, cfg.Warnings)
+			}
+			for _, w := range cfg.Warnings {
+				requireNoSecret(t, "warning", w)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // validate returns every problem with the configuration, each naming its
@@ -63,6 +64,8 @@ func (c Config) validateLimits() []string {
 		{"HEALTH_TIMEOUT", int64(c.HealthTimeout)},
 		{"ACCESS_TOKEN_TTL", int64(c.AccessTokenTTL)},
 		{"REFRESH_TOKEN_TTL", int64(c.RefreshTokenTTL)},
+		{"EXTERNAL_TOKEN_MAX_AGE", int64(c.ExternalTokenMaxAge)},
+		{"SESSION_MAX_AGE", int64(c.SessionMaxAge)},
 		{"AUTH_RATE_LIMIT", int64(c.AuthRateLimit)},
 		{"LOGIN_FAIL_LIMIT", int64(c.LoginFailLimit)},
 		{"BODY_LIMIT", int64(c.BodyLimit)},
@@ -122,25 +125,111 @@ func (c Config) validateProduction() []string {
 	case databaseScheme(c.DatabaseURL.Reveal()) == "sqlite": // an unknown scheme is reported by validateURLs
 		problems = append(problems, "DATABASE_URL: must be a postgres:// or postgresql:// URL in production")
 	}
-	switch {
-	case c.JWTSecretKey == "":
-		problems = append(problems, "JWT_SECRET_KEY: required in production")
-	case len(c.JWTSecretKey) < MinSecretLength:
-		problems = append(problems, fmt.Sprintf("JWT_SECRET_KEY: must be at least %d characters", MinSecretLength))
+	problems = append(problems, c.validateProductionSecrets()...)
+	if c.AuthJWKSURL != "" && c.BetterAuthURL == "" {
+		// Without it any iss and aud pass: a token the key set signed for
+		// another application would be accepted here.
+		problems = append(problems, "BETTER_AUTH_URL: required in production when AUTH_JWKS_URL is set (JWKS tokens' iss and aud are checked against it)")
 	}
-	switch {
-	case c.BetterAuthSecret == "" && c.AuthJWKSURL == "":
-		problems = append(problems, "BETTER_AUTH_SECRET: required in production unless AUTH_JWKS_URL is set")
-	case c.BetterAuthSecret != "" && len(c.BetterAuthSecret) < MinSecretLength:
-		problems = append(problems, fmt.Sprintf("BETTER_AUTH_SECRET: must be at least %d characters", MinSecretLength))
+	if c.AccessTokenTTL > MaxProductionAccessTokenTTL {
+		problems = append(problems, fmt.Sprintf("ACCESS_TOKEN_TTL: must be at most %s in production", formatHours(MaxProductionAccessTokenTTL)))
 	}
 	if len(c.CORSOrigins) == 0 {
 		problems = append(problems, "CORS_ORIGINS: required in production (the frontend's https:// origins, comma-separated)")
+	}
+	for _, proxy := range c.TrustedProxies {
+		if isTooWideProxyRange(proxy) {
+			problems = append(problems, "TRUSTED_PROXIES: a range wider than /8 (IPv4) or /7 (IPv6) would let any client choose its own address")
+			break
+		}
 	}
 	if c.Debug {
 		problems = append(problems, "DEBUG: must not be true in production")
 	}
 	return problems
+}
+
+// validateProductionSecrets checks the secrets production must have: set,
+// long, not guessable, and not one secret used for two purposes.
+func (c Config) validateProductionSecrets() []string {
+	var problems []string
+	switch {
+	case c.JWTSecretKey == "":
+		problems = append(problems, "JWT_SECRET_KEY: required in production")
+	case len(c.JWTSecretKey) < MinSecretLength:
+		problems = append(problems, fmt.Sprintf("JWT_SECRET_KEY: must be at least %d characters", MinSecretLength))
+	case isWeakSecret(c.JWTSecretKey.Reveal()):
+		problems = append(problems, weakSecretProblem("JWT_SECRET_KEY"))
+	}
+	switch {
+	case c.BetterAuthSecret == "" && c.AuthJWKSURL == "":
+		problems = append(problems, "BETTER_AUTH_SECRET: required in production unless AUTH_JWKS_URL is set")
+	case c.BetterAuthSecret == "":
+	case len(c.BetterAuthSecret) < MinSecretLength:
+		problems = append(problems, fmt.Sprintf("BETTER_AUTH_SECRET: must be at least %d characters", MinSecretLength))
+	case isWeakSecret(c.BetterAuthSecret.Reveal()):
+		problems = append(problems, weakSecretProblem("BETTER_AUTH_SECRET"))
+	case c.BetterAuthSecret == c.JWTSecretKey:
+		// With one key for both, anyone holding the frontend's secret
+		// (every Next.js deployment has it) could mint this API's tokens.
+		problems = append(problems, "BETTER_AUTH_SECRET: must differ from JWT_SECRET_KEY")
+	}
+	return problems
+}
+
+// MaxProductionAccessTokenTTL is the longest access token lifetime
+// production accepts: an access token cannot be recalled once issued, so
+// a long one is a long window for a stolen token.
+const MaxProductionAccessTokenTTL = time.Hour
+
+func formatHours(d time.Duration) string { return strings.TrimSuffix(d.String(), "0m0s") }
+
+// minSecretDistinct is the fewest different characters a production secret
+// may have: a random 32-character hex or base64 string has about 14 to 25,
+// a typed placeholder ("aaaa…", "changeme…") far fewer.
+const minSecretDistinct = 10
+
+func weakSecretProblem(name string) string {
+	return name + ": looks typed rather than random (too few different characters, or a repeated pattern); generate one with openssl rand -hex 32"
+}
+
+// isWeakSecret reports a secret that is long enough but could be guessed:
+// too few distinct characters, or one short pattern repeated.
+func isWeakSecret(secret string) bool {
+	distinct := map[rune]bool{}
+	for _, r := range secret {
+		distinct[r] = true
+	}
+	return len(distinct) < minSecretDistinct || hasShortPeriod(secret)
+}
+
+// hasShortPeriod reports whether s is a repetition of a prefix at most half
+// its length ("abcdefghij" four times over).
+func hasShortPeriod(s string) bool {
+	for period := 1; period <= len(s)/2; period++ {
+		if strings.Repeat(s[:period], len(s)/period+1)[:len(s)] == s {
+			return true
+		}
+	}
+	return false
+}
+
+// isTooWideProxyRange reports a TRUSTED_PROXIES entry so wide that it must
+// include clients, not only proxies: shorter than /8 for IPv4 (the largest
+// private block) or /7 for IPv6 (the whole unique-local range).
+func isTooWideProxyRange(entry string) bool {
+	prefix, err := netip.ParsePrefix(entry)
+	if err != nil {
+		return false // a single address, or reported as malformed already
+	}
+	if prefix.Addr().Is4() || prefix.Addr().Is4In6() {
+		bits := prefix.Bits()
+		if prefix.Addr().Is4In6() {
+			bits -= 96
+		}
+		return bits < 8
+	}
+	return prefix.Bits() < 7
 }
 
 // originProblem says what is wrong with one CORS origin, or "" when it is fine.
