@@ -30,7 +30,7 @@ func mountAuth(app *fiber.App, api fiber.Router, d Deps) fiber.Handler {
 	limits := rateLimitStorage(d)
 	routes.Auth(api.Group("/auth"), routes.AuthDeps{
 		Users:  database.NewUsers(d.DB),
-		Tokens: database.NewTokens(d.DB, cfg.RefreshTokenTTL),
+		Tokens: database.NewTokens(d.DB, cfg.RefreshTokenTTL, cfg.SessionMaxAge),
 		AccessTokens: auth.AccessTokens{
 			Secret: []byte(cfg.JWTSecretKey.Reveal()), Issuer: cfg.JWTIssuer, TTL: cfg.AccessTokenTTL,
 		},

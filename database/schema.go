@@ -21,15 +21,18 @@ func (userRow) TableName() string { return "users" }
 // refreshTokenRow stores a refresh token by its SHA-256 only. Tokens of one
 // login share a family, so reuse of a spent token can revoke them all.
 type refreshTokenRow struct {
-	ID        string     `gorm:"primaryKey;size:36"`
-	UserID    string     `gorm:"size:36;not null;index"`
-	User      *userRow   `gorm:"foreignKey:UserID;constraint:OnDelete:CASCADE"`
-	FamilyID  string     `gorm:"size:36;not null;index"`
-	TokenHash string     `gorm:"size:64;not null;uniqueIndex"`
-	ExpiresAt time.Time  `gorm:"not null"`
-	UsedAt    *time.Time // set when rotated: presenting it again is reuse
-	RevokedAt *time.Time // set by logout or by reuse detection
-	CreatedAt time.Time  `gorm:"not null"`
+	ID        string    `gorm:"primaryKey;size:36"`
+	UserID    string    `gorm:"size:36;not null;index"`
+	User      *userRow  `gorm:"foreignKey:UserID;constraint:OnDelete:CASCADE"`
+	FamilyID  string    `gorm:"size:36;not null;index"`
+	TokenHash string    `gorm:"size:64;not null;uniqueIndex"`
+	ExpiresAt time.Time `gorm:"not null"`
+	// SessionEndsAt is when the family ends, SESSION_MAX_AGE after its
+	// login; no token of the family expires later. Null on older rows.
+	SessionEndsAt *time.Time
+	UsedAt        *time.Time // set when rotated: presenting it again is reuse
+	RevokedAt     *time.Time // set by logout or by reuse detection
+	CreatedAt     time.Time  `gorm:"not null"`
 }
 
 func (refreshTokenRow) TableName() string { return "refresh_tokens" }

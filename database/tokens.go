@@ -22,14 +22,16 @@ const refreshTokenBytes = 32
 // yields no usable token. Each token works once; the tokens issued from
 // one login form a family so that replaying a spent one can revoke them all.
 type Tokens struct {
-	db  *gorm.DB
-	ttl time.Duration
+	db     *gorm.DB
+	ttl    time.Duration
+	maxAge time.Duration
 }
 
-// NewTokens returns the refresh token store; tokens live for ttl after they
-// are issued.
-func NewTokens(db *gorm.DB, ttl time.Duration) *Tokens {
-	return &Tokens{db: db, ttl: ttl}
+// NewTokens returns the refresh token store. A token lives for ttl after it
+// is issued, and never past maxAge after the login that began its family:
+// refreshing keeps a session going, but not forever.
+func NewTokens(db *gorm.DB, ttl, maxAge time.Duration) *Tokens {
+	return &Tokens{db: db, ttl: ttl, maxAge: maxAge}
 }
 
 func errInvalidRefreshToken() error {
@@ -49,7 +51,7 @@ func (s *Tokens) Issue(ctx context.Context, userID string) (models.RefreshToken,
 		if err := tx.Where("user_id = ? AND expires_at < ?", userID, now).Delete(&refreshTokenRow{}).Error; err != nil {
 			return err
 		}
-		issued, err = s.insert(tx, userID, family.String(), now)
+		issued, err = s.insert(tx, userID, family.String(), now, now.Add(s.maxAge))
 		return err
 	})
 	if err != nil {
@@ -101,7 +103,7 @@ func (s *Tokens) Rotate(ctx context.Context, token string) (models.RefreshToken,
 		switch {
 		case spent.RowsAffected == 1:
 			outcome = rotationDone
-			next, err = s.insert(tx, row.UserID, row.FamilyID, now)
+			next, err = s.insert(tx, row.UserID, row.FamilyID, now, s.sessionEnd(row, now))
 			return err
 		case !row.ExpiresAt.After(now):
 			return nil // expired: refused, but not a sign of theft
@@ -132,7 +134,18 @@ func revokeFamily(tx *gorm.DB, familyID string, now time.Time) error {
 	return tx.Model(&refreshTokenRow{}).Where("family_id = ? AND revoked_at IS NULL", familyID).Update("revoked_at", now).Error
 }
 
-func (s *Tokens) insert(tx *gorm.DB, userID, familyID string, now time.Time) (models.RefreshToken, error) {
+// sessionEnd is when the family of row ends. Families begun before session
+// ends were recorded count from their first rotation since.
+func (s *Tokens) sessionEnd(row refreshTokenRow, now time.Time) time.Time {
+	if row.SessionEndsAt != nil {
+		return *row.SessionEndsAt
+	}
+	return now.Add(s.maxAge)
+}
+
+// insert stores a new token of familyID; it expires after the store's ttl
+// or at sessionEnd, whichever is first.
+func (s *Tokens) insert(tx *gorm.DB, userID, familyID string, now, sessionEnd time.Time) (models.RefreshToken, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return models.RefreshToken{}, err
@@ -144,12 +157,19 @@ func (s *Tokens) insert(tx *gorm.DB, userID, familyID string, now time.Time) (mo
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	row := refreshTokenRow{
 		ID: id.String(), UserID: userID, FamilyID: familyID, TokenHash: hashRefreshToken(token),
-		ExpiresAt: now.Add(s.ttl), CreatedAt: now,
+		ExpiresAt: earliest(now.Add(s.ttl), sessionEnd), SessionEndsAt: &sessionEnd, CreatedAt: now,
 	}
 	if err := tx.Create(&row).Error; err != nil {
 		return models.RefreshToken{}, err
 	}
 	return models.RefreshToken{Token: token, UserID: userID, FamilyID: familyID, ExpiresAt: row.ExpiresAt}, nil
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // storeTime is the time the account and token stores write: UTC, to the microsecond PostgreSQL keeps,

@@ -17,7 +17,7 @@ func TestTokensRotation(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		gdb := openAuthDB(t, db)
 		user := createUser(t, database.NewUsers(gdb), "rotating@example.com", "a password")
-		tokens := database.NewTokens(gdb, time.Hour)
+		tokens := database.NewTokens(gdb, time.Hour, 24*time.Hour)
 		ctx := context.Background()
 
 		first, err := tokens.Issue(ctx, user.ID)
@@ -65,7 +65,7 @@ func TestTokensRevoke(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		gdb := openAuthDB(t, db)
 		user := createUser(t, database.NewUsers(gdb), "leaving@example.com", "a password")
-		tokens := database.NewTokens(gdb, time.Hour)
+		tokens := database.NewTokens(gdb, time.Hour, 24*time.Hour)
 		ctx := context.Background()
 		issued, err := tokens.Issue(ctx, user.ID)
 		if err != nil {
@@ -90,11 +90,11 @@ func TestTokensExpire(t *testing.T) {
 		gdb := openAuthDB(t, db)
 		user := createUser(t, database.NewUsers(gdb), "expiring@example.com", "a password")
 		ctx := context.Background()
-		expired, err := database.NewTokens(gdb, -time.Minute).Issue(ctx, user.ID)
+		expired, err := database.NewTokens(gdb, -time.Minute, 24*time.Hour).Issue(ctx, user.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		tokens := database.NewTokens(gdb, time.Hour)
+		tokens := database.NewTokens(gdb, time.Hour, 24*time.Hour)
 		_, err = tokens.Rotate(ctx, expired.Token)
 		requireCodeOf(t, err, models.CodeUnauthorized)
 
@@ -119,7 +119,7 @@ func TestTokensConcurrentRotation(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		gdb := openAuthDB(t, db)
 		user := createUser(t, database.NewUsers(gdb), "racing@example.com", "a password")
-		tokens := database.NewTokens(gdb, time.Hour)
+		tokens := database.NewTokens(gdb, time.Hour, 24*time.Hour)
 		ctx := context.Background()
 		issued, err := tokens.Issue(ctx, user.ID)
 		if err != nil {
@@ -148,6 +148,36 @@ func TestTokensConcurrentRotation(t *testing.T) {
 			t.Fatal("no concurrent rotation succeeded")
 		}
 		_, err = tokens.Rotate(ctx, winner)
+		requireCodeOf(t, err, models.CodeUnauthorized)
+	})
+}
+
+// TestTokensSessionMaxAge: rotation keeps a family going, but no token of
+// it outlives the session that its login began.
+func TestTokensSessionMaxAge(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		gdb := openAuthDB(t, db)
+		user := createUser(t, database.NewUsers(gdb), "bounded@example.com", "a password")
+		const maxAge = 2 * time.Second
+		tokens := database.NewTokens(gdb, time.Hour, maxAge)
+		ctx := context.Background()
+		loggedIn := time.Now()
+		issued, err := tokens.Issue(ctx, user.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		current := issued
+		for range 2 {
+			time.Sleep(maxAge / 4)
+			if current, err = tokens.Rotate(ctx, current.Token); err != nil {
+				t.Fatalf("Rotate within the session: %v", err)
+			}
+			if end := loggedIn.Add(maxAge + time.Second); current.ExpiresAt.After(end) {
+				t.Fatalf("a rotated token expires at %v, after the session's end %v", current.ExpiresAt, end)
+			}
+		}
+		time.Sleep(time.Until(loggedIn.Add(maxAge + 100*time.Millisecond)))
+		_, err = tokens.Rotate(ctx, current.Token)
 		requireCodeOf(t, err, models.CodeUnauthorized)
 	})
 }
