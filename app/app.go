@@ -82,7 +82,7 @@ func New(d Deps) *fiber.App {
 	}
 	routes.Service(app, info, func(ctx context.Context) error { return database.Ping(ctx, d.DB) }, cfg.HealthTimeout)
 
-	api := app.Group("/api/v1", middleware.Deadline(cfg.DBQueryTimeout))
+	api := app.Group("/api/v1", middleware.Deadline(cfg.DBQueryTimeout), middleware.NoStore())
 	// API route groups.
 	mountAPI(app, api, d)
 

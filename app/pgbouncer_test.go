@@ -66,7 +66,7 @@ func TestThroughPgBouncer(t *testing.T) {
 	for i := range errs {
 		wg.Go(func() {
 			if db := openOrFail(t, via); db != nil {
-				errs[i] = database.Migrate(ctx, db)
+				errs[i] = database.Migrate(ctx, db, database.MigrateOptions{})
 			}
 		})
 	}

@@ -80,7 +80,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	s.db = db
 	if s.cfg.AutoMigrate {
-		if err := database.Migrate(ctx, db); err != nil {
+		if err := database.Migrate(ctx, db, migrateOptions(s.cfg)); err != nil {
 			return err
 		}
 	}
@@ -174,7 +174,7 @@ func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	defer database.Close(db)
 	start := time.Now()
-	if err := database.Migrate(ctx, db); err != nil {
+	if err := database.Migrate(ctx, db, migrateOptions(cfg)); err != nil {
 		return err
 	}
 	log.Info("schema is up to date", "duration_ms", time.Since(start).Milliseconds())
@@ -200,4 +200,10 @@ func OpenDatabase(ctx context.Context, cfg config.Config, url string, log *slog.
 		return nil, fmt.Errorf("cannot open the database (check DATABASE_URL and that the server is reachable): %w", err)
 	}
 	return db, nil
+}
+
+// migrateOptions is what the migration's data steps need from cfg: the
+// issuer external users' ids are derived from.
+func migrateOptions(cfg config.Config) database.MigrateOptions {
+	return database.MigrateOptions{ExternalIssuer: cfg.BetterAuthURL}
 }

@@ -136,7 +136,7 @@ func (b *bench) sqliteSuite(ctx context.Context) error {
 		return err
 	}
 	defer database.Close(db)
-	if err := database.Migrate(ctx, db); err != nil {
+	if err := database.Migrate(ctx, db, database.MigrateOptions{}); err != nil {
 		return err
 	}
 	env := serverEnv{DatabaseURL: dbURL, JWTSecret: newSecret(), Extra: b.o.ServerEnv}

@@ -15,10 +15,10 @@ const migrationLockID = 0x7461736b666c6f77
 // one transaction holding a transaction-scoped advisory lock, so replicas
 // starting together migrate one after the other (session-level locks do not
 // survive a transaction pooler such as PgBouncer or Neon's).
-func Migrate(ctx context.Context, db *gorm.DB) error {
+func Migrate(ctx context.Context, db *gorm.DB, opts MigrateOptions) error {
 	db = db.WithContext(ctx)
 	if !IsPostgres(db) {
-		if err := migrateSchema(db); err != nil {
+		if err := migrateSchema(db, opts); err != nil {
 			return fmt.Errorf("migrate: %w", classify(err))
 		}
 		return nil
@@ -27,7 +27,7 @@ func Migrate(ctx context.Context, db *gorm.DB) error {
 		if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(migrationLockID)).Error; err != nil {
 			return err
 		}
-		return migrateSchema(tx)
+		return migrateSchema(tx, opts)
 	})
 	if err != nil {
 		return fmt.Errorf("migrate: %w", classify(err))
@@ -35,9 +35,9 @@ func Migrate(ctx context.Context, db *gorm.DB) error {
 	return nil
 }
 
-// migrateSchema creates or updates the tables and their indexes, then
-// drops the indexes that newer ones replaced.
-func migrateSchema(db *gorm.DB) error {
+// migrateSchema creates or updates the tables and their indexes, drops the
+// indexes that newer ones replaced, then runs the data steps not run yet.
+func migrateSchema(db *gorm.DB, opts MigrateOptions) error {
 	if err := db.AutoMigrate(schema()...); err != nil {
 		return err
 	}
@@ -46,5 +46,5 @@ func migrateSchema(db *gorm.DB) error {
 			return err
 		}
 	}
-	return nil
+	return runDataSteps(db, opts)
 }

@@ -32,7 +32,7 @@ func open(t testing.TB, url string) *gorm.DB {
 
 func migrate(t testing.TB, db *gorm.DB) {
 	t.Helper()
-	if err := database.Migrate(context.Background(), db); err != nil {
+	if err := database.Migrate(context.Background(), db, database.MigrateOptions{}); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 }
@@ -253,7 +253,7 @@ func TestConcurrentMigrateOnFreshPostgres(t *testing.T) {
 		for i, db := range replicas {
 			wg.Go(func() {
 				<-start
-				errs[i] = database.Migrate(context.Background(), db)
+				errs[i] = database.Migrate(context.Background(), db, database.MigrateOptions{})
 			})
 		}
 		close(start)

@@ -94,5 +94,5 @@ func (taskTagRow) TableName() string { return "task_tags" }
 
 // schema lists every table, in creation order.
 func schema() []any {
-	return []any{&userRow{}, &refreshTokenRow{}, &taskRow{}, &tagRow{}, &taskTagRow{}}
+	return []any{&userRow{}, &refreshTokenRow{}, &taskRow{}, &tagRow{}, &taskTagRow{}, &schemaStepRow{}}
 }

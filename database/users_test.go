@@ -28,7 +28,7 @@ func openAuthDB(t testing.TB, db apptest.Database) *gorm.DB {
 		t.Fatalf("open %s: %v", db.Name, err)
 	}
 	t.Cleanup(func() { _ = database.Close(gdb) })
-	if err := database.Migrate(context.Background(), gdb); err != nil {
+	if err := database.Migrate(context.Background(), gdb, database.MigrateOptions{}); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	return gdb

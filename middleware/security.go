@@ -38,3 +38,14 @@ func DocsCSP() fiber.Handler {
 		return err
 	}
 }
+
+// NoStore marks every answer of the routes it guards "Cache-Control:
+// no-store": they hold one user's data or tokens, which no shared cache
+// between the app and its users may keep. A handler whose answer may be
+// revalidated by its ETag sets its own value instead.
+func NoStore() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Next()
+	}
+}

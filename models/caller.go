@@ -1,5 +1,11 @@
 package models
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
 // Provider says where a caller's identity comes from.
 type Provider string
 
@@ -17,4 +23,22 @@ type Caller struct {
 	Provider Provider
 	Email    string
 	Name     string
+}
+
+// externalIDPrefix starts every external user's id. Local ids are UUIDs,
+// which never contain a colon, so the two can never be equal.
+const externalIDPrefix = "ext:"
+
+// ExternalUserID is the user_id of a frontend user: derived from the
+// issuer that vouches for it and its sub, so that no token of the frontend,
+// whatever sub it carries, can name a local account (or a user of another
+// issuer). It is a fixed-length hash, whatever the length of sub.
+func ExternalUserID(issuer, sub string) string {
+	sum := sha256.Sum256([]byte(issuer + "\x00" + sub))
+	return externalIDPrefix + hex.EncodeToString(sum[:])
+}
+
+// IsExternalUserID reports whether id has the form ExternalUserID gives.
+func IsExternalUserID(id string) bool {
+	return len(id) == len(externalIDPrefix)+2*sha256.Size && strings.HasPrefix(id, externalIDPrefix)
 }

