@@ -64,6 +64,8 @@ func authConfig(app *fiber.App, d Deps) auth.Config {
 		BetterAuthSecret: []byte(cfg.BetterAuthSecret.Reveal()),
 		BetterAuthURL:    cfg.BetterAuthURL,
 		Logger:           d.Logger,
+
+		ExternalTokenMaxAge: cfg.ExternalTokenMaxAge,
 	}
 	if cfg.AuthJWKSURL != "" {
 		jwks := auth.NewJWKS(auth.JWKSConfig{URL: cfg.AuthJWKSURL, Logger: d.Logger})

@@ -50,6 +50,9 @@ type Config struct {
 	BetterAuthURL string
 	// JWKS, when set, verifies the frontend's EdDSA, ECDSA and RSA tokens.
 	JWKS *JWKS
+	// ExternalTokenMaxAge caps a frontend token's lifetime (exp - iat, or
+	// exp - now without iat); zero means no cap.
+	ExternalTokenMaxAge time.Duration
 	// Logger receives the reason a token was refused, at debug level.
 	Logger *slog.Logger
 }
@@ -67,18 +70,56 @@ const (
 // tokenClaims is the claims type the guard parses into. Its Validate is
 // called by the JWT library after its own time checks (exp and nbf when
 // present) and adds what the library leaves optional: exp and a non-empty
-// sub are required.
+// sub are required, and iat may not lie ahead.
+//
+// The time claims shadow RegisteredClaims' own with strictDate, because
+// the library's NumericDate also reads a number written as a string, which
+// RFC 7519 (4.1.4, a NumericDate is a JSON number) does not allow.
 type tokenClaims struct {
 	jwt.RegisteredClaims
-	Email string `json:"email,omitempty"`
-	Name  string `json:"name,omitempty"`
+	ExpiresAt *strictDate `json:"exp,omitempty"`
+	NotBefore *strictDate `json:"nbf,omitempty"`
+	IssuedAt  *strictDate `json:"iat,omitempty"`
+	Email     string      `json:"email,omitempty"`
+	Name      string      `json:"name,omitempty"`
 
 	kind tokenKind // set by the key function: who verified the token
 }
 
+// strictDate is a NumericDate that must be a JSON number.
+type strictDate struct{ jwt.NumericDate }
+
+func (d *strictDate) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || b[0] == '"' {
+		return errors.New("a date claim must be a JSON number")
+	}
+	return d.NumericDate.UnmarshalJSON(b)
+}
+
+func (d *strictDate) numeric() *jwt.NumericDate {
+	if d == nil {
+		return nil
+	}
+	return &d.NumericDate
+}
+
+func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) {
+	return c.ExpiresAt.numeric(), nil
+}
+func (c *tokenClaims) GetNotBefore() (*jwt.NumericDate, error) { return c.NotBefore.numeric(), nil }
+func (c *tokenClaims) GetIssuedAt() (*jwt.NumericDate, error)  { return c.IssuedAt.numeric(), nil }
+
+// clockSkew is how far ahead of this server's clock a token's iat may be:
+// the issuer's clock may run a little fast, but a token "issued" in the
+// future was minted to outlive its stated lifetime.
+const clockSkew = time.Minute
+
 func (c *tokenClaims) Validate() error {
 	if c.ExpiresAt == nil {
 		return errors.New("token has no exp")
+	}
+	if c.IssuedAt != nil && c.IssuedAt.After(time.Now().Add(clockSkew)) {
+		return errors.New("token is issued in the future")
 	}
 	if strings.TrimSpace(c.Subject) == "" {
 		return errors.New("token has no sub")
@@ -131,6 +172,12 @@ func (g guard) keyFunc(token *jwt.Token) (any, error) {
 	alg, _ := token.Header["alg"].(string)
 	if token.Method == nil || token.Method.Alg() != alg {
 		return nil, errors.New("missing or unknown alg")
+	}
+	if _, critical := token.Header["crit"]; critical {
+		// RFC 7515, 4.1.11: a token whose crit names an extension the
+		// recipient does not understand must be rejected; this guard
+		// understands none.
+		return nil, errors.New("crit names extensions this server does not understand")
 	}
 	if alg == jwt.SigningMethodHS256.Alg() {
 		return g.hmacKey(claims)
@@ -203,12 +250,42 @@ func (g guard) success(c *fiber.Ctx) error {
 	if !ok || claims.kind == 0 {
 		return unauthorized("invalid_token", "the token could not be read")
 	}
-	provider := models.ProviderExternal
-	if claims.kind == kindOwn {
-		provider = models.ProviderLocal
+	caller := models.Caller{UserID: claims.Subject, Provider: models.ProviderLocal, Email: claims.Email, Name: claims.Name}
+	if claims.kind != kindOwn {
+		if err := g.checkExternalLifetime(claims); err != nil {
+			return g.failure(c, err)
+		}
+		caller.Provider = models.ProviderExternal
+		caller.UserID = models.ExternalUserID(g.frontendIssuer(claims), claims.Subject)
 	}
-	c.Locals(callerKey, models.Caller{UserID: claims.Subject, Provider: provider, Email: claims.Email, Name: claims.Name})
+	c.Locals(callerKey, caller)
 	return c.Next()
+}
+
+// checkExternalLifetime refuses a frontend token meant to live longer than
+// ExternalTokenMaxAge: a token minted for years outlives every revocation.
+func (g guard) checkExternalLifetime(claims *tokenClaims) error {
+	if g.cfg.ExternalTokenMaxAge <= 0 {
+		return nil
+	}
+	from := time.Now()
+	if claims.IssuedAt != nil {
+		from = claims.IssuedAt.Time
+	}
+	if claims.ExpiresAt.Sub(from) > g.cfg.ExternalTokenMaxAge {
+		return fmt.Errorf("token lives longer than %s", g.cfg.ExternalTokenMaxAge)
+	}
+	return nil
+}
+
+// frontendIssuer is the issuer an external user's id is derived from:
+// BetterAuthURL when set (then every frontend token's iss is it, or
+// absent), else the token's own iss.
+func (g guard) frontendIssuer(claims *tokenClaims) string {
+	if g.cfg.BetterAuthURL != "" {
+		return g.cfg.BetterAuthURL
+	}
+	return strings.TrimRight(claims.Issuer, "/")
 }
 
 func (g guard) failure(c *fiber.Ctx, err error) error {

@@ -6,42 +6,49 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// failuresKeyPrefix namespaces the login throttle's Redis keys, so a Redis
+// attemptsKeyPrefix namespaces the login throttle's Redis keys, so a Redis
 // shared with other services (or other TaskFlow stages, on another
 // database number) is safe.
-const failuresKeyPrefix = "taskflow:auth:login-failures:"
+const attemptsKeyPrefix = "taskflow:auth:login-attempts:"
 
-// LoginThrottle counts failed logins per email, across client IPs: after
-// limit failures within window the email is locked until the window ends,
-// whatever the password. Emails are stored hashed. Counter errors are
+// LoginThrottle limits the passwords tried for one email from one client:
+// after limit attempts that were not a success within window, that pair
+// is refused until the window ends. It never counts the email alone, so no
+// one can lock another person out from elsewhere; and an attempt is
+// reserved before its password is checked, so a burst of concurrent
+// guesses gets no more checks than a sequence. IPv6 clients count by their
+// /64, the block one subscriber holds. Keys are hashed. Counter errors are
 // logged and let the login through: an outage of the counter's store must
 // not lock everyone out.
 type LoginThrottle struct {
-	counter failureCounter
+	counter attemptCounter
 	limit   int64
 	window  time.Duration
 	log     *slog.Logger
 }
 
-// failureCounter keeps one count per key, each expiring window after its
-// first failure. Each method is atomic, across replicas for Redis.
-type failureCounter interface {
-	add(ctx context.Context, key string, window time.Duration) error
-	// get returns the count and how long until it expires; 0 when none.
-	get(ctx context.Context, key string) (int64, time.Duration, error)
+// attemptCounter keeps one count per key, each expiring window after its
+// first attempt. Each method is atomic, across replicas for Redis.
+type attemptCounter interface {
+	// add counts one attempt and returns the new count and how long until
+	// it expires.
+	add(ctx context.Context, key string, window time.Duration) (int64, time.Duration, error)
+	// undo takes back one attempt add counted.
+	undo(ctx context.Context, key string) error
 	reset(ctx context.Context, key string) error
 }
 
 // NewLoginThrottle returns the throttle, counting in Redis (which replicas
 // share) or, when client is nil, in this process's memory.
 func NewLoginThrottle(client *redis.Client, limit int, window time.Duration, log *slog.Logger) *LoginThrottle {
-	var counter failureCounter = newMemoryCounter()
+	var counter attemptCounter = newMemoryCounter()
 	if client != nil {
 		counter = redisCounter{client: client}
 	}
@@ -51,37 +58,55 @@ func NewLoginThrottle(client *redis.Client, limit int, window time.Duration, log
 	return &LoginThrottle{counter: counter, limit: int64(limit), window: window, log: log}
 }
 
-// Locked reports whether email has used up its failures, and for how long
-// it stays locked.
-func (t *LoginThrottle) Locked(ctx context.Context, email string) (time.Duration, bool) {
-	count, ttl, err := t.counter.get(ctx, failuresKey(email))
+// Reserve counts an attempt of email from clientIP before its password is
+// checked. It returns false, with the time left, when the pair has used
+// up its attempts; the caller then refuses the login unchecked.
+func (t *LoginThrottle) Reserve(ctx context.Context, email, clientIP string) (time.Duration, bool) {
+	count, ttl, err := t.counter.add(ctx, attemptsKey(email, clientIP), t.window)
 	if err != nil {
-		t.log.WarnContext(ctx, "cannot read failed logins from the rate-limit store", "error", err.Error())
-		return 0, false
+		t.log.WarnContext(ctx, "cannot count a login attempt in the rate-limit store", "error", err.Error())
+		return 0, true
 	}
-	if count < t.limit {
-		return 0, false
+	if count > t.limit {
+		return ttl, false
 	}
-	return ttl, true
+	return 0, true
 }
 
-// Fail counts one failed login for email.
-func (t *LoginThrottle) Fail(ctx context.Context, email string) {
-	if err := t.counter.add(ctx, failuresKey(email), t.window); err != nil {
-		t.log.WarnContext(ctx, "cannot record a failed login in the rate-limit store", "error", err.Error())
-	}
-}
-
-// Reset forgets email's failures, after a successful login.
-func (t *LoginThrottle) Reset(ctx context.Context, email string) {
-	if err := t.counter.reset(ctx, failuresKey(email)); err != nil {
-		t.log.WarnContext(ctx, "cannot reset failed logins in the rate-limit store", "error", err.Error())
+// Release takes back a reserved attempt whose password was never judged
+// (the database failed): an outage must not use up anyone's attempts.
+func (t *LoginThrottle) Release(ctx context.Context, email, clientIP string) {
+	if err := t.counter.undo(ctx, attemptsKey(email, clientIP)); err != nil {
+		t.log.WarnContext(ctx, "cannot release a login attempt in the rate-limit store", "error", err.Error())
 	}
 }
 
-func failuresKey(email string) string {
-	sum := sha256.Sum256([]byte(email))
-	return failuresKeyPrefix + hex.EncodeToString(sum[:16])
+// Reset forgets the pair's attempts, after a successful login.
+func (t *LoginThrottle) Reset(ctx context.Context, email, clientIP string) {
+	if err := t.counter.reset(ctx, attemptsKey(email, clientIP)); err != nil {
+		t.log.WarnContext(ctx, "cannot reset login attempts in the rate-limit store", "error", err.Error())
+	}
+}
+
+// attemptsKey names the count of email from clientIP.
+func attemptsKey(email, clientIP string) string {
+	sum := sha256.Sum256([]byte(email + "\x00" + clientBlock(clientIP)))
+	return attemptsKeyPrefix + hex.EncodeToString(sum[:16])
+}
+
+// clientBlock is what one client is counted as: its IPv4 address, or the
+// /64 of its IPv6 address (one subscriber gets a whole /64 and can step
+// through it). Anything unparsable counts as itself.
+func clientBlock(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	return netip.PrefixFrom(addr, 64).Masked().String()
 }
 
 // redisCounter counts with INCR, which replicas cannot interleave; the
@@ -89,43 +114,43 @@ func failuresKey(email string) string {
 // be left without one.
 type redisCounter struct{ client *redis.Client }
 
-var addFailure = redis.NewScript(`
+var addAttempt = redis.NewScript(`
 local count = redis.call('INCR', KEYS[1])
-if redis.call('PTTL', KEYS[1]) < 0 then
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
 	redis.call('PEXPIRE', KEYS[1], ARGV[1])
+	ttl = tonumber(ARGV[1])
 end
-return count`)
+return {count, ttl}`)
 
-func (r redisCounter) add(ctx context.Context, key string, window time.Duration) error {
-	return addFailure.Run(ctx, r.client, []string{key}, window.Milliseconds()).Err()
+func (r redisCounter) add(ctx context.Context, key string, window time.Duration) (int64, time.Duration, error) {
+	values, err := addAttempt.Run(ctx, r.client, []string{key}, window.Milliseconds()).Int64Slice()
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(values) != 2 {
+		return 0, 0, errors.New("unexpected answer from the attempt script")
+	}
+	return values[0], time.Duration(values[1]) * time.Millisecond, nil
 }
 
-func (r redisCounter) get(ctx context.Context, key string) (int64, time.Duration, error) {
-	var count *redis.StringCmd
-	var ttl *redis.DurationCmd
-	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		count = p.Get(ctx, key)
-		ttl = p.PTTL(ctx, key)
-		return nil
-	})
-	if errors.Is(err, redis.Nil) {
-		return 0, 0, nil
-	}
-	if err != nil {
-		return 0, 0, err
-	}
-	n, err := count.Int64()
-	if err != nil {
-		return 0, 0, err
-	}
-	return n, ttl.Val(), nil
+// undo decrements the count; a count that expired meanwhile stays gone
+// (DECR would recreate it, without an expiry).
+var undoAttempt = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+	return redis.call('DECR', KEYS[1])
+end
+return 0`)
+
+func (r redisCounter) undo(ctx context.Context, key string) error {
+	return undoAttempt.Run(ctx, r.client, []string{key}).Err()
 }
 
 func (r redisCounter) reset(ctx context.Context, key string) error {
 	return r.client.Del(ctx, key).Err()
 }
 
-// memoryCounter is a failureCounter in this process's memory. Expired
+// memoryCounter is an attemptCounter in this process's memory. Expired
 // counts read as none and are swept now and then, so emails that fail
 // once do not pile up.
 type memoryCounter struct {
@@ -146,7 +171,7 @@ func newMemoryCounter() *memoryCounter {
 	return &memoryCounter{counts: map[string]memoryCount{}, lastSweep: time.Now()}
 }
 
-func (m *memoryCounter) add(_ context.Context, key string, window time.Duration) error {
+func (m *memoryCounter) add(_ context.Context, key string, window time.Duration) (int64, time.Duration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := time.Now()
@@ -159,6 +184,16 @@ func (m *memoryCounter) add(_ context.Context, key string, window time.Duration)
 	if now.Sub(m.lastSweep) > sweepInterval {
 		m.sweep(now)
 	}
+	return c.n, c.expires.Sub(now), nil
+}
+
+func (m *memoryCounter) undo(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.counts[key]; ok && c.n > 0 {
+		c.n--
+		m.counts[key] = c
+	}
 	return nil
 }
 
@@ -169,17 +204,6 @@ func (m *memoryCounter) sweep(now time.Time) {
 		}
 	}
 	m.lastSweep = now
-}
-
-func (m *memoryCounter) get(_ context.Context, key string) (int64, time.Duration, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c, ok := m.counts[key]
-	wait := time.Until(c.expires)
-	if !ok || wait <= 0 {
-		return 0, 0, nil
-	}
-	return c.n, wait, nil
 }
 
 func (m *memoryCounter) reset(_ context.Context, key string) error {

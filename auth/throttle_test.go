@@ -53,70 +53,87 @@ func TestLoginThrottle(t *testing.T) {
 		"memory": func(*testing.T) *redis.Client { return nil },
 		"redis":  func(t *testing.T) *redis.Client { return testRedis(t) },
 	}
+	const client, other = "192.0.2.1", "192.0.2.2"
 	for name, store := range stores {
 		t.Run(name, func(t *testing.T) {
 			f := NewLoginThrottle(store(t), 2, 100*time.Millisecond, nil)
 			ctx := context.Background()
 			a, b, c := uniqueEmail(t), uniqueEmail(t), uniqueEmail(t)
-			if _, locked := f.Locked(ctx, a); locked {
-				t.Fatal("locked before any failure")
+			for i := range 2 {
+				if _, ok := f.Reserve(ctx, a, client); !ok {
+					t.Fatalf("attempt %d of 2 refused", i+1)
+				}
 			}
-			f.Fail(ctx, a)
-			if _, locked := f.Locked(ctx, a); locked {
-				t.Fatal("locked after 1 failure of 2")
+			wait, ok := f.Reserve(ctx, a, client)
+			if ok || wait <= 0 || wait > 100*time.Millisecond {
+				t.Fatalf("third attempt: allowed %v, wait %v; want refused for up to 100ms", ok, wait)
 			}
-			f.Fail(ctx, a)
-			wait, locked := f.Locked(ctx, a)
-			if !locked || wait <= 0 || wait > 100*time.Millisecond {
-				t.Fatalf("after 2 failures: locked %v for %v, want locked up to 100ms", locked, wait)
+			if _, ok := f.Reserve(ctx, a, other); !ok {
+				t.Fatal("the same email from another client is refused: anyone could lock anyone out")
 			}
-			if _, locked := f.Locked(ctx, b); locked {
-				t.Fatal("another email is locked")
+			if _, ok := f.Reserve(ctx, b, client); !ok {
+				t.Fatal("another email from the same client is refused")
 			}
 			time.Sleep(120 * time.Millisecond)
-			if _, locked := f.Locked(ctx, a); locked {
-				t.Fatal("still locked after the window")
+			if _, ok := f.Reserve(ctx, a, client); !ok {
+				t.Fatal("still refused after the window")
 			}
 
-			f.Fail(ctx, c)
-			f.Reset(ctx, c)
-			f.Fail(ctx, c)
-			if _, locked := f.Locked(ctx, c); locked {
-				t.Fatal("Reset did not forget the failures")
+			f.Reserve(ctx, c, client)
+			f.Reset(ctx, c, client)
+			f.Reserve(ctx, c, client)
+			f.Release(ctx, c, client)
+			f.Reserve(ctx, c, client)
+			if _, ok := f.Reserve(ctx, c, client); !ok {
+				t.Fatal("Reset or Release did not give the attempts back")
 			}
 		})
 	}
 }
 
-// TestLoginThrottleCountsExactlyAcrossReplicas fails one email many times
-// at once from two throttles with their own Redis connections, as two
-// replicas would: every failure counts, none is lost to a race.
-func TestLoginThrottleCountsExactlyAcrossReplicas(t *testing.T) {
-	const failures = 200
+func TestClientBlock(t *testing.T) {
+	for ip, want := range map[string]string{
+		"192.0.2.7":             "192.0.2.7",
+		"::ffff:192.0.2.7":      "192.0.2.7",
+		"2001:db8:1:2:3:4:5:6":  "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::9":  "2001:db8:1:2::/64",
+		"2001:db8:1:3::1":       "2001:db8:1:3::/64",
+		"not an address at all": "not an address at all",
+	} {
+		if got := clientBlock(ip); got != want {
+			t.Errorf("clientBlock(%q) = %q, want %q", ip, got, want)
+		}
+	}
+}
+
+// TestLoginThrottleReservesExactlyAcrossReplicas reserves attempts of one
+// pair many times at once from two throttles with their own Redis
+// connections, as two replicas would: exactly the limit's worth is allowed,
+// none more to a race.
+func TestLoginThrottleReservesExactlyAcrossReplicas(t *testing.T) {
+	const attempts, limit = 200, 50
 	replicas := []*LoginThrottle{
-		NewLoginThrottle(testRedis(t), failures, time.Minute, nil),
-		NewLoginThrottle(testRedis(t), failures, time.Minute, nil),
+		NewLoginThrottle(testRedis(t), limit, time.Minute, nil),
+		NewLoginThrottle(testRedis(t), limit, time.Minute, nil),
 	}
 	ctx := context.Background()
 	email := uniqueEmail(t)
-	t.Cleanup(func() { replicas[0].Reset(ctx, email) })
+	t.Cleanup(func() { replicas[0].Reset(ctx, email, "192.0.2.1") })
 	var wg sync.WaitGroup
-	for i := range failures {
-		wg.Go(func() { replicas[i%2].Fail(ctx, email) })
+	var mu sync.Mutex
+	allowed := 0
+	for i := range attempts {
+		wg.Go(func() {
+			if _, ok := replicas[i%2].Reserve(ctx, email, "192.0.2.1"); ok {
+				mu.Lock()
+				allowed++
+				mu.Unlock()
+			}
+		})
 	}
 	wg.Wait()
-	count, ttl, err := replicas[0].counter.get(ctx, failuresKey(email))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if count != failures {
-		t.Fatalf("count = %d after %d concurrent failures, want %d", count, failures, failures)
-	}
-	if ttl <= 0 || ttl > time.Minute {
-		t.Fatalf("the count expires in %v, want within the minute's window", ttl)
-	}
-	if _, locked := replicas[1].Locked(ctx, email); !locked {
-		t.Fatal("not locked after the limit's worth of failures")
+	if allowed != limit {
+		t.Fatalf("%d of %d concurrent attempts allowed, want exactly %d", allowed, attempts, limit)
 	}
 }
 
@@ -125,28 +142,25 @@ func TestLoginThrottleStorageErrorsLetLoginsThrough(t *testing.T) {
 	t.Cleanup(func() { _ = client.Close() })
 	f := NewLoginThrottle(client, 1, time.Minute, nil)
 	ctx := context.Background()
-	f.Fail(ctx, "a@example.com")
-	f.Fail(ctx, "a@example.com")
-	if _, locked := f.Locked(ctx, "a@example.com"); locked {
-		t.Fatal("locked while the counter's store is unreachable")
+	for range 3 {
+		if _, ok := f.Reserve(ctx, "a@example.com", "192.0.2.1"); !ok {
+			t.Fatal("refused while the counter's store is unreachable")
+		}
 	}
 }
 
 func TestMemoryCounterSweepsExpiredCounts(t *testing.T) {
 	m := newMemoryCounter()
 	ctx := context.Background()
-	_ = m.add(ctx, "short", 10*time.Millisecond)
-	_ = m.add(ctx, "long", time.Hour)
+	_, _, _ = m.add(ctx, "short", 10*time.Millisecond)
+	_, _, _ = m.add(ctx, "long", time.Hour)
 	time.Sleep(20 * time.Millisecond)
-	if n, _, _ := m.get(ctx, "short"); n != 0 {
-		t.Fatalf("get(short) after expiry = %d, want 0", n)
-	}
 	m.lastSweep = time.Now().Add(-2 * sweepInterval)
-	_ = m.add(ctx, "another", time.Hour)
+	_, _, _ = m.add(ctx, "another", time.Hour)
 	if _, kept := m.counts["short"]; kept {
 		t.Fatal("an expired count survived the sweep")
 	}
-	if n, _, _ := m.get(ctx, "long"); n != 1 {
-		t.Fatalf("get(long) = %d, want 1", n)
+	if n, _, _ := m.add(ctx, "long", time.Hour); n != 2 {
+		t.Fatalf("the live count after a sweep = %d, want 2", n)
 	}
 }

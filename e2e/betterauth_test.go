@@ -21,6 +21,7 @@ import (
 
 	"taskflow/app/apptest"
 	"taskflow/client"
+	"taskflow/models"
 )
 
 // fixtureDir holds the Node.js fixture: a real Better Auth server and an
@@ -53,12 +54,12 @@ func TestBetterAuthJWKS(t *testing.T) {
 	apptest.RequireStatus(t, created, http.StatusCreated)
 	taskID := requireTaskTitled(t, created, "Ship the Better Auth login")
 	requireTaskIDs(t, s, alice.JWT, taskID)
-	requireExternalCaller(t, s, alice)
+	requireExternalCaller(t, s, ba.URL, alice)
 
 	// Bob, another user of the same Better Auth, sees none of them.
 	requireTaskIDs(t, s, bob.JWT)
 	apptest.RequireProblem(t, s.Do(t, apptest.Request{Method: http.MethodGet, Path: "/api/v1/tasks/" + taskID, Token: bob.JWT}), http.StatusNotFound)
-	requireExternalCaller(t, s, bob)
+	requireExternalCaller(t, s, ba.URL, bob)
 
 	// Alice's claims, signed by a key that is not in the JWKS.
 	_, otherKey, err := ed25519.GenerateKey(rand.Reader)
@@ -123,7 +124,7 @@ func TestBetterAuthSharedSecret(t *testing.T) {
 	apptest.RequireStatus(t, created, http.StatusCreated)
 	taskID := requireTaskTitled(t, created, "Signed with the shared secret")
 	requireTaskIDs(t, s, user.JWT, taskID)
-	requireExternalCaller(t, s, user)
+	requireExternalCaller(t, s, "", user)
 
 	requireUnauthorized(t, s, mint(t, "--secret", "another-secret-that-is-also-long-enough-0123", "--sub", user.ID), "other secret")
 	requireUnauthorized(t, s, mint(t, "--secret", secret, "--sub", user.ID, "--exp-seconds", "-3600"), "expired")
@@ -324,15 +325,17 @@ func requireTaskIDs(t *testing.T, s *apptest.Server, token string, ids ...string
 }
 
 // requireExternalCaller checks GET /api/v1/auth/me for an external user:
-// its id is the token's sub, with the email and name the token carries.
-func requireExternalCaller(t *testing.T, s *apptest.Server, user betterAuthUser) {
+// its id is derived from issuer and the token's sub, with the email and
+// name the token carries.
+func requireExternalCaller(t *testing.T, s *apptest.Server, issuer string, user betterAuthUser) {
 	t.Helper()
+	wantID := models.ExternalUserID(issuer, user.ID)
 	r := s.Do(t, apptest.Request{Method: http.MethodGet, Path: "/api/v1/auth/me", Token: user.JWT})
 	apptest.RequireStatus(t, r, http.StatusOK)
 	var me client.Me
 	r.JSON(t, &me)
-	if me.ID != user.ID || me.Provider != "external" || me.Email == nil || *me.Email != user.Email || me.Name == nil || *me.Name != user.Name {
-		t.Fatalf("GET /auth/me = %s, want id %q, provider external, email %q, name %q", r.Body, user.ID, user.Email, user.Name)
+	if me.ID != wantID || me.Provider != "external" || me.Email == nil || *me.Email != user.Email || me.Name == nil || *me.Name != user.Name {
+		t.Fatalf("GET /auth/me = %s, want id %q, provider external, email %q, name %q", r.Body, wantID, user.Email, user.Name)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"taskflow/auth"
+	"taskflow/middleware"
 	"taskflow/models"
 )
 
@@ -45,12 +46,16 @@ type AccessTokenSigner interface {
 	Lifetime() time.Duration
 }
 
-// LoginThrottle counts failed logins per email. It never fails a login
-// for its own errors: those are its to log.
+// LoginThrottle limits the passwords tried per (email, client). It never
+// fails a login for its own errors: those are its to log.
 type LoginThrottle interface {
-	Locked(ctx context.Context, email string) (retryAfter time.Duration, locked bool)
-	Fail(ctx context.Context, email string)
-	Reset(ctx context.Context, email string)
+	// Reserve counts an attempt before its password is checked; false
+	// means the pair is refused for retryAfter.
+	Reserve(ctx context.Context, email, clientIP string) (retryAfter time.Duration, allowed bool)
+	// Release takes back an attempt whose password was never judged.
+	Release(ctx context.Context, email, clientIP string)
+	// Reset forgets the pair's attempts after a successful login.
+	Reset(ctx context.Context, email, clientIP string)
 }
 
 // AuthDeps is what the auth routes need.
@@ -190,18 +195,20 @@ func (h authHandlers) login(c *fiber.Ctx) error {
 	if err := h.Validate.Struct(req); err != nil {
 		return err
 	}
-	ctx := c.UserContext()
-	if wait, locked := h.Failures.Locked(ctx, req.Email); locked {
+	ctx, client := c.UserContext(), middleware.ClientIP(c)
+	if wait, allowed := h.Failures.Reserve(ctx, req.Email, client); !allowed {
 		return models.RateLimited(wait)
 	}
 	user, err := h.Users.Authenticate(ctx, req.Email, req.Password)
-	if models.ErrorCode(err) == models.CodeUnauthorized {
-		h.Failures.Fail(ctx, req.Email)
-	}
-	if err != nil {
+	switch {
+	case err == nil:
+		h.Failures.Reset(ctx, req.Email, client)
+	case models.ErrorCode(err) != models.CodeUnauthorized:
+		h.Failures.Release(ctx, req.Email, client) // the password was never judged
 		return err
+	default:
+		return err // a wrong password: the reserved attempt stays counted
 	}
-	h.Failures.Reset(ctx, req.Email)
 	return h.respondWithTokens(c, fiber.StatusOK, user)
 }
 

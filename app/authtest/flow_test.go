@@ -11,6 +11,7 @@ import (
 
 	"taskflow/app/apptest"
 	"taskflow/client"
+	"taskflow/models"
 )
 
 // highLimit lifts the auth rate limits for tests that are not about them.
@@ -325,7 +326,7 @@ func TestExternalCaller(t *testing.T) {
 		apptest.RequireStatus(t, r, 200)
 		me := r.Map(t)
 		requireKeys(t, me, "id", "email", "name", "created_at", "provider")
-		if me["id"] != "ba_user_1" || me["email"] != "carol@example.com" || me["name"] != "Carol" ||
+		if me["id"] != models.ExternalUserID("", "ba_user_1") || me["email"] != "carol@example.com" || me["name"] != "Carol" ||
 			me["created_at"] != nil || me["provider"] != "external" {
 			t.Fatalf("me = %v, want ba_user_1 carol@example.com Carol, no created_at, external", me)
 		}
@@ -334,11 +335,11 @@ func TestExternalCaller(t *testing.T) {
 		r = api.me(t, bare)
 		apptest.RequireStatus(t, r, 200)
 		me = r.Map(t)
-		if me["id"] != "ba_user_2" || me["email"] != nil || me["name"] != nil || me["provider"] != "external" {
+		if me["id"] != models.ExternalUserID("", "ba_user_2") || me["email"] != nil || me["name"] != nil || me["provider"] != "external" {
 			t.Fatalf("me = %v, want ba_user_2 with null email and name", me)
 		}
 
-		mine, theirs := seedData(t, s, "ba_user_2"), seedData(t, s, "ba_user_1")
+		mine, theirs := seedData(t, s, models.ExternalUserID("", "ba_user_2")), seedData(t, s, models.ExternalUserID("", "ba_user_1"))
 		r = api.do(t, apptest.Request{Method: "DELETE", Path: "/api/v1/auth/me", Token: bare})
 		apptest.RequireStatus(t, r, 204)
 		for table, n := range ownedRows(t, s, mine) {

@@ -11,6 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"taskflow/app/apptest"
+	"taskflow/models"
 )
 
 // betterAuthURL is the frontend's base URL in these tests: the iss and aud
@@ -38,6 +39,10 @@ func newGuardFixture(t *testing.T, db apptest.Database) *guardFixture {
 	f.localUserID = f.api.register(t, "guarded@example.com", "a guarded password").User.ID
 	return f
 }
+
+// external is the user_id of the frontend user sub in the fixture, whose
+// frontend is betterAuthURL.
+func external(sub string) string { return models.ExternalUserID(betterAuthURL, sub) }
 
 // own returns claims of this API's access token for the local account.
 func (f *guardFixture) own() jwt.MapClaims {
@@ -186,15 +191,15 @@ func TestGuardAccepts(t *testing.T) {
 			name, token, wantID, wantProvider, wantEmail string
 		}{
 			{"this API's token", apptest.Token(t, f.localUserID), f.localUserID, "local", "guarded@example.com"},
-			{"shared-secret token without iss", apptest.SignHS256(t, apptest.BetterAuthSecret, frontendClaims("ba_user")), "ba_user", "external", ""},
+			{"shared-secret token without iss", apptest.SignHS256(t, apptest.BetterAuthSecret, frontendClaims("ba_user")), external("ba_user"), "external", ""},
 			{"shared-secret token with the frontend's iss and aud",
 				apptest.SignHS256(t, apptest.BetterAuthSecret, with(with(frontendClaims("ba_user"), "iss", betterAuthURL), "aud", betterAuthURL)),
-				"ba_user", "external", ""},
-			{"shared-secret token of almost 8 KiB", bigToken, "ba_big_user", "external", ""},
-			{"JWKS EdDSA token", f.ed.sign(t, f.frontend()), "ba_jwks_user", "external", "dana@example.com"},
-			{"JWKS ES256 token", f.es.sign(t, f.frontend()), "ba_jwks_user", "external", "dana@example.com"},
-			{"JWKS RS256 token", f.rs.sign(t, f.frontend()), "ba_jwks_user", "external", "dana@example.com"},
-			{"JWKS token with an audience list", f.ed.sign(t, with(f.frontend(), "aud", []string{"other", betterAuthURL})), "ba_jwks_user", "external", "dana@example.com"},
+				external("ba_user"), "external", ""},
+			{"shared-secret token of almost 8 KiB", bigToken, external("ba_big_user"), "external", ""},
+			{"JWKS EdDSA token", f.ed.sign(t, f.frontend()), external("ba_jwks_user"), "external", "dana@example.com"},
+			{"JWKS ES256 token", f.es.sign(t, f.frontend()), external("ba_jwks_user"), "external", "dana@example.com"},
+			{"JWKS RS256 token", f.rs.sign(t, f.frontend()), external("ba_jwks_user"), "external", "dana@example.com"},
+			{"JWKS token with an audience list", f.ed.sign(t, with(f.frontend(), "aud", []string{"other", betterAuthURL})), external("ba_jwks_user"), "external", "dana@example.com"},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -265,7 +270,7 @@ func TestJWKSDownAtStart(t *testing.T) {
 	j.setDown(false)
 	r := api.me(t, key.sign(t, frontendClaims("ba_patient_user")))
 	apptest.RequireStatus(t, r, 200)
-	if me := r.Map(t); me["id"] != "ba_patient_user" || me["provider"] != "external" {
+	if me := r.Map(t); me["id"] != models.ExternalUserID("", "ba_patient_user") || me["provider"] != "external" {
 		t.Fatalf("me = %v, want the frontend user", me)
 	}
 }

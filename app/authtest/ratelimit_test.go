@@ -96,28 +96,6 @@ func TestRateLimitBehindTrustedProxy(t *testing.T) {
 	apptest.RequireStatus(t, login("203.0.113.8"), 200)
 }
 
-// TestLoginFailuresPerEmail: after LOGIN_FAIL_LIMIT wrong passwords the
-// email is locked, even for the right password and from other addresses;
-// other emails are not.
-func TestLoginFailuresPerEmail(t *testing.T) {
-	apptest.Each(t, func(t *testing.T, db apptest.Database) {
-		s := apptest.Start(t, db, map[string]string{
-			"LOGIN_FAIL_LIMIT": "3", "AUTH_RATE_LIMIT": "1000", "TRUSTED_PROXIES": "127.0.0.1",
-		})
-		api := newAuthAPI(t, s)
-		createAccount(t, s, "victim@example.com", api.usePassword("the victim's password"))
-		createAccount(t, s, "bystander@example.com", api.usePassword("the bystander's password"))
-		for i := range 3 {
-			r := api.do(t, apptest.Request{Method: "POST", Path: "/api/v1/auth/login",
-				Headers: map[string]string{"X-Real-IP": fmt.Sprintf("192.0.2.%d", i+1)},
-				Body:    map[string]any{"email": "victim@example.com", "password": "guess " + strconv.Itoa(i)}})
-			apptest.RequireProblem(t, r, 401)
-		}
-		requireRateLimited(t, api.login(t, "VICTIM@example.com", "the victim's password"), 15*60)
-		apptest.RequireStatus(t, api.login(t, "bystander@example.com", "the bystander's password"), 200)
-	})
-}
-
 // TestRateLimitSharedThroughRedis runs two instances over one Redis: the
 // count is shared, as replicas share it. The instances sit behind a
 // trusted proxy that reports a client address of this test run's own, so
