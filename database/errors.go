@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"taskflow/models"
 )
@@ -54,7 +56,27 @@ func isUniqueViolation(err error) bool {
 	if errors.As(err, &pgErr) {
 		return pgErr.Code == "23505"
 	}
-	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+	// A duplicate TEXT primary key is SQLite's PRIMARYKEY code, not UNIQUE.
+	code, ok := sqliteCode(err)
+	return ok && (code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+// sqliteCode returns the extended result code of an error from the embedded
+// SQLite engine.
+func sqliteCode(err error) (int, bool) {
+	var sqliteErr *sqlite.Error
+	if !errors.As(err, &sqliteErr) {
+		return 0, false
+	}
+	return sqliteErr.Code(), true
+}
+
+// isSQLiteBusy reports SQLite's "database is locked": the write lock stayed
+// taken for the whole busy_timeout. Every extended code of the family
+// (SQLITE_BUSY_SNAPSHOT, _RECOVERY, _TIMEOUT) shares the low byte.
+func isSQLiteBusy(err error) bool {
+	code, ok := sqliteCode(err)
+	return ok && code&0xff == sqlite3.SQLITE_BUSY
 }
 
 // isUnavailable reports errors that mean "the database cannot answer now":
@@ -83,7 +105,10 @@ func isUnavailable(err error) bool {
 		// crash shutdown, cannot connect now; 53300: too many connections.
 		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") || pgErr.Code == "53300"
 	}
+	if isSQLiteBusy(err) {
+		return true
+	}
 	msg := err.Error()
-	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "sql: database is closed") ||
+	return strings.Contains(msg, "sql: database is closed") ||
 		strings.Contains(msg, "conn closed") || strings.Contains(msg, "connection refused")
 }

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
+	"github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -118,8 +118,9 @@ func dialectorFor(rawURL string) (gorm.Dialector, bool, error) {
 // BEGIN IMMEDIATE so a transaction takes the write lock up front rather
 // than failing when it upgrades.
 //
-// No _time_format: the driver stops reading parameters after it, which
-// silently dropped _txlock, and its default is the same "sqlite" format.
+// _time_format=sqlite writes times as "2006-01-02 15:04:05.999999999-07:00",
+// the text SQLite's date functions read. The dialector would add it when
+// missing; it is spelled out so the stored format never rests on a default.
 func sqliteDSN(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -127,6 +128,7 @@ func sqliteDSN(path string) string {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
 	return "file:" + path + "?" + q.Encode()
 }
 

@@ -3,9 +3,11 @@ package database_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -169,6 +171,54 @@ func TestSQLitePragmasOnEveryPooledConnection(t *testing.T) {
 	if open := sqlDB.Stats().OpenConnections; open < n {
 		t.Fatalf("only %d connections were open: the pragmas were not checked on distinct ones", open)
 	}
+}
+
+// fixedSQLite is the first SQLite release with the fixes for every
+// published vulnerability that reaches the embedded engine: CVE-2024-0232
+// (use after free in JSON parsing, fixed in 3.43.2), CVE-2025-29087
+// (integer overflow in concat_ws, 3.49.1) and CVE-2025-6965 (aggregate
+// terms exceeding the column limit corrupt memory, 3.50.2).
+var fixedSQLite = [3]int{3, 50, 2}
+
+func TestEmbeddedSQLiteHasTheSecurityFixes(t *testing.T) {
+	db := open(t, apptest.SQLite(t).URL)
+	var version string
+	if err := db.Raw("SELECT sqlite_version()").Scan(&version).Error; err != nil {
+		t.Fatal(err)
+	}
+	got, err := parseSQLiteVersion(version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !versionAtLeast(got, fixedSQLite) {
+		t.Fatalf("embedded SQLite is %s, want at least %d.%d.%d", version, fixedSQLite[0], fixedSQLite[1], fixedSQLite[2])
+	}
+}
+
+// parseSQLiteVersion reads "3.50.2" as {3, 50, 2}.
+func parseSQLiteVersion(s string) ([3]int, error) {
+	var v [3]int
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return v, fmt.Errorf("sqlite_version() = %q, want MAJOR.MINOR.PATCH", s)
+	}
+	for i, part := range parts {
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			return v, fmt.Errorf("sqlite_version() = %q: %w", s, err)
+		}
+		v[i] = n
+	}
+	return v, nil
+}
+
+func versionAtLeast(got, want [3]int) bool {
+	for i := range got {
+		if got[i] != want[i] {
+			return got[i] > want[i]
+		}
+	}
+	return true
 }
 
 // With BEGIN IMMEDIATE a transaction holds SQLite's write lock from its
