@@ -173,6 +173,21 @@ func TestSQLitePragmasOnEveryPooledConnection(t *testing.T) {
 	}
 }
 
+// A text that reads like a date stays text unless its column is declared
+// a time: an expression or a UNION column has no declared type.
+func TestSQLiteUntypedTextStaysText(t *testing.T) {
+	db := open(t, apptest.SQLite(t).URL)
+	for _, text := range []string{"2027-01-02", "2027-01-02 03:04:05", "2027-01-02T03:04:05Z"} {
+		var got string
+		if err := db.Raw("SELECT ?", text).Scan(&got).Error; err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		if got != text {
+			t.Errorf("SELECT %q returned %q", text, got)
+		}
+	}
+}
+
 // fixedSQLite is the first SQLite release with the fixes for every
 // published vulnerability that reaches the embedded engine: CVE-2024-0232
 // (use after free in JSON parsing, fixed in 3.43.2), CVE-2025-29087
