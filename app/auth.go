@@ -64,6 +64,10 @@ func authConfig(app *fiber.App, d Deps) auth.Config {
 		BetterAuthSecret: []byte(cfg.BetterAuthSecret.Reveal()),
 		BetterAuthURL:    cfg.BetterAuthURL,
 		Logger:           d.Logger,
+		Revocations:      d.Revocations,
+	}
+	if ac.Revocations == nil {
+		ac.Revocations = auth.NewRevocations(database.NewCutoffs(d.DB), d.Logger)
 	}
 	if cfg.AuthJWKSURL != "" {
 		jwks := auth.NewJWKS(auth.JWKSConfig{URL: cfg.AuthJWKSURL, Logger: d.Logger})

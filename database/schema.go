@@ -34,6 +34,20 @@ type refreshTokenRow struct {
 
 func (refreshTokenRow) TableName() string { return "refresh_tokens" }
 
+// tokenCutoffRow is the instant before which a user's access tokens are
+// refused (all of them once the account is deleted). user_id is a local
+// account id or an external subject, and outlives a deleted account, so it
+// carries no foreign key. changed_at is indexed: every replica polls the
+// rows changed lately.
+type tokenCutoffRow struct {
+	UserID         string    `gorm:"primaryKey;size:255"`
+	NotBefore      time.Time `gorm:"not null"`
+	AccountDeleted bool      `gorm:"not null;default:false"`
+	ChangedAt      time.Time `gorm:"not null;index"`
+}
+
+func (tokenCutoffRow) TableName() string { return "token_cutoffs" }
+
 // taskRow is one task. user_id is a local account id or an external
 // token's subject, so it carries no foreign key. Priority is stored as
 // 0 (low), 1 (medium), 2 (high) so that sorting by it is an index scan.
@@ -91,5 +105,5 @@ func (taskTagRow) TableName() string { return "task_tags" }
 
 // schema lists every table, in creation order.
 func schema() []any {
-	return []any{&userRow{}, &refreshTokenRow{}, &taskRow{}, &tagRow{}, &taskTagRow{}}
+	return []any{&userRow{}, &refreshTokenRow{}, &taskRow{}, &tagRow{}, &taskTagRow{}, &tokenCutoffRow{}}
 }

@@ -59,22 +59,24 @@ func TestOpenAPIIsCanonicallyFormatted(t *testing.T) {
 
 // contractOperations lists every operation of the HTTP contract.
 var contractOperations = map[string][]string{
-	"/":                     {"GET"},
-	"/health":               {"GET"},
-	"/health/live":          {"GET"},
-	"/openapi.json":         {"GET"},
-	"/docs":                 {"GET"},
-	"/redoc":                {"GET"},
-	"/docs/assets/{file}":   {"GET"},
-	"/api/v1/auth/register": {"POST"},
-	"/api/v1/auth/login":    {"POST"},
-	"/api/v1/auth/refresh":  {"POST"},
-	"/api/v1/auth/logout":   {"POST"},
-	"/api/v1/auth/me":       {"GET", "DELETE"},
-	"/api/v1/tasks":         {"GET", "POST"},
-	"/api/v1/tasks/{id}":    {"GET", "PUT", "PATCH", "DELETE"},
-	"/api/v1/tags":          {"GET", "POST"},
-	"/api/v1/tags/{id}":     {"GET", "PATCH", "DELETE"},
+	"/":                       {"GET"},
+	"/health":                 {"GET"},
+	"/health/live":            {"GET"},
+	"/openapi.json":           {"GET"},
+	"/docs":                   {"GET"},
+	"/redoc":                  {"GET"},
+	"/docs/assets/{file}":     {"GET"},
+	"/api/v1/auth/register":   {"POST"},
+	"/api/v1/auth/login":      {"POST"},
+	"/api/v1/auth/refresh":    {"POST"},
+	"/api/v1/auth/logout":     {"POST"},
+	"/api/v1/auth/me":         {"GET", "DELETE", "PATCH"},
+	"/api/v1/auth/password":   {"POST"},
+	"/api/v1/auth/logout-all": {"POST"},
+	"/api/v1/tasks":           {"GET", "POST"},
+	"/api/v1/tasks/{id}":      {"GET", "PUT", "PATCH", "DELETE"},
+	"/api/v1/tags":            {"GET", "POST"},
+	"/api/v1/tags/{id}":       {"GET", "PATCH", "DELETE"},
 }
 
 var publicAuthPaths = map[string]bool{
@@ -218,7 +220,7 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 func TestOpenAPIProblemTypes(t *testing.T) {
 	doc := loadDoc(t)
 	want := map[string]int{
-		"BadRequest": 400, "Unauthorized": 401, "NotFound": 404, "MethodNotAllowed": 405,
+		"BadRequest": 400, "Unauthorized": 401, "Forbidden": 403, "NotFound": 404, "MethodNotAllowed": 405,
 		"Conflict": 409, "PreconditionFailed": 412, "PayloadTooLarge": 413,
 		"UnsupportedMediaType": 415, "ValidationFailed": 422, "RateLimited": 429,
 		"InternalError": 500, "Unavailable": 503,

@@ -2,9 +2,12 @@ package routes
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -19,6 +22,9 @@ const (
 	maxPasswordBytes = 72
 )
 
+// maxNameRunes is the longest account name.
+const maxNameRunes = 100
+
 // UserStore keeps local accounts. Authenticate fails with an unauthorized
 // error, the same for an unknown email and a wrong password; Get,
 // DeleteAccount fail with not found for an unknown id.
@@ -26,17 +32,21 @@ type UserStore interface {
 	Create(ctx context.Context, reg models.Registration) (models.User, error)
 	Authenticate(ctx context.Context, email, password string) (models.User, error)
 	Get(ctx context.Context, id string) (models.User, error)
+	Rename(ctx context.Context, id string, name *string) (models.User, error)
+	ChangePassword(ctx context.Context, id, current, next string) error
 	DeleteAccount(ctx context.Context, id string) error
 	DeleteData(ctx context.Context, userID string) error
 }
 
 // RefreshTokenStore issues, rotates and revokes refresh tokens. Rotate
 // fails with an unauthorized error for an unknown, expired, spent or
-// revoked token.
+// revoked token. RevokeAll logs a user out everywhere: every refresh
+// token family revoked, every access token issued up to now refused.
 type RefreshTokenStore interface {
 	Issue(ctx context.Context, userID string) (models.RefreshToken, error)
 	Rotate(ctx context.Context, token string) (models.RefreshToken, error)
 	Revoke(ctx context.Context, token string) error
+	RevokeAll(ctx context.Context, userID string) error
 }
 
 // AccessTokenSigner mints this API's access tokens.
@@ -60,10 +70,11 @@ type AuthDeps struct {
 	AccessTokens AccessTokenSigner
 	Failures     LoginThrottle
 	Validate     *Validator
-	// Guard authenticates GET and DELETE /me.
+	// Guard authenticates /me, /password and /logout-all.
 	Guard fiber.Handler
 	// RegisterLimit and LoginLimit are the per-IP limits on register and
-	// login; TokenLimit is the looser one on refresh and logout.
+	// login (and on a password change, which also checks a password);
+	// TokenLimit is the looser one on refresh and logout.
 	RegisterLimit fiber.Handler
 	LoginLimit    fiber.Handler
 	TokenLimit    fiber.Handler
@@ -78,6 +89,9 @@ func Auth(r fiber.Router, d AuthDeps) {
 	r.Post("/logout", d.TokenLimit, h.logout)
 	r.Get("/me", d.Guard, h.me)
 	r.Delete("/me", d.Guard, h.deleteMe)
+	r.Patch("/me", d.Guard, h.updateMe)
+	r.Post("/password", d.LoginLimit, d.Guard, h.changePassword)
+	r.Post("/logout-all", d.TokenLimit, d.Guard, h.logoutAll)
 }
 
 type authHandlers struct{ AuthDeps }
@@ -276,6 +290,148 @@ func (h authHandlers) deleteMe(c *fiber.Ctx) error {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// updateMe renames a local caller's account. An external caller's name
+// belongs to the frontend: 403.
+func (h authHandlers) updateMe(c *fiber.Ctx) error {
+	caller, err := localCaller(c, "the name of an external account is changed where it was created")
+	if err != nil {
+		return err
+	}
+	name, err := decodeNameUpdate(c)
+	if err != nil {
+		return err
+	}
+	user, err := h.Users.Rename(c.UserContext(), caller.UserID, name)
+	if models.ErrorCode(err) == models.CodeNotFound {
+		return auth.InvalidToken("the account of this token no longer exists")
+	}
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(userResponse{ID: user.ID, Email: user.Email, Name: user.Name, CreatedAt: user.CreatedAt})
+}
+
+// decodeNameUpdate reads PATCH /me's body: "name" is required, a string of
+// at most 100 characters once trimmed, or null (blank is null too).
+func decodeNameUpdate(c *fiber.Ctx) (*string, error) {
+	var body map[string]json.RawMessage
+	if err := decodeJSON(c, &body); err != nil {
+		return nil, err
+	}
+	raw, ok := body["name"]
+	if !ok {
+		return nil, models.Invalid(models.FieldError{Field: "name", Message: "is required"})
+	}
+	var name *string
+	if err := json.Unmarshal(raw, &name); err != nil {
+		return nil, models.Invalid(models.FieldError{Field: "name", Message: "must be a string or null"})
+	}
+	name = trimmedName(name)
+	if name != nil && utf8.RuneCountInString(*name) > maxNameRunes {
+		return nil, models.Invalid(models.FieldError{Field: "name", Message: fmt.Sprintf("must be at most %d characters", maxNameRunes)})
+	}
+	return name, nil
+}
+
+type passwordChangeRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// changePassword replaces a local caller's password. The current one is
+// checked like a login's (the same throttle on failures), so a stolen
+// access token cannot be used to guess it at will. On success every
+// session of the account ends: the answer carries no tokens.
+func (h authHandlers) changePassword(c *fiber.Ctx) error {
+	caller, err := localCaller(c, "the password of an external account is changed where it was created")
+	if err != nil {
+		return err
+	}
+	var req passwordChangeRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := passwordChangeProblems(req); err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	user, err := h.Users.Get(ctx, caller.UserID)
+	if models.ErrorCode(err) == models.CodeNotFound {
+		return auth.InvalidToken("the account of this token no longer exists")
+	}
+	if err != nil {
+		return err
+	}
+	if wait, locked := h.Failures.Locked(ctx, user.Email); locked {
+		return models.RateLimited(wait)
+	}
+	err = h.Users.ChangePassword(ctx, user.ID, req.CurrentPassword, req.NewPassword)
+	if models.ErrorCode(err) == models.CodeUnauthorized {
+		h.Failures.Fail(ctx, user.Email)
+	}
+	if err != nil {
+		return err
+	}
+	h.Failures.Reset(ctx, user.Email)
+	waitForNextSecond(ctx)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func passwordChangeProblems(req passwordChangeRequest) error {
+	var fields []models.FieldError
+	if req.CurrentPassword == "" {
+		fields = append(fields, models.FieldError{Field: "current_password", Message: "is required"})
+	}
+	if problem := passwordProblem(req.NewPassword); problem != "" {
+		fields = append(fields, models.FieldError{Field: "new_password", Message: problem})
+	}
+	if len(fields) > 0 {
+		return models.Invalid(fields...)
+	}
+	return nil
+}
+
+// logoutAll ends every session of the caller: refresh tokens revoked,
+// access tokens issued up to now refused.
+func (h authHandlers) logoutAll(c *fiber.Ctx) error {
+	caller, err := authCaller(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Tokens.RevokeAll(c.UserContext(), caller.UserID); err != nil {
+		return err
+	}
+	waitForNextSecond(c.UserContext())
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// waitForNextSecond delays the answer to a revocation until the clock
+// has passed into the next whole second. A token's iat has whole seconds,
+// so tokens issued in the revocation's second are refused with the
+// others; waiting makes the client's next login fall after it.
+func waitForNextSecond(ctx context.Context) {
+	now := time.Now()
+	next := now.Truncate(time.Second).Add(time.Second)
+	select {
+	case <-ctx.Done():
+	case <-time.After(next.Sub(now)):
+	}
+}
+
+// localCaller is the caller of a route only local accounts may use; an
+// external caller gets 403 with message.
+func localCaller(c *fiber.Ctx, message string) (models.Caller, error) {
+	caller, err := authCaller(c)
+	if err != nil {
+		return caller, err
+	}
+	if caller.Provider != models.ProviderLocal {
+		return caller, models.Errorf(models.CodeForbidden, "%s", message)
+	}
+	return caller, nil
 }
 
 // respondWithTokens starts a new login for user: a new refresh token
