@@ -100,15 +100,18 @@ type registerRequest struct {
 	Email    string  `json:"email" validate:"required,email,max=254"`
 	Password string  `json:"password"`
 	Name     *string `json:"name" validate:"omitempty,max=100"`
+	bodyMembers
 }
 
 type loginRequest struct {
 	Email    string `json:"email" validate:"required"`
 	Password string `json:"password" validate:"required"`
+	bodyMembers
 }
 
 type refreshRequest struct {
 	RefreshToken string `json:"refresh_token" validate:"required"`
+	bodyMembers
 }
 
 type userResponse struct {
@@ -141,7 +144,7 @@ func (h authHandlers) register(c *fiber.Ctx) error {
 	}
 	req.Email = models.NormalizeEmail(req.Email)
 	req.Name = trimmedName(req.Name)
-	if err := h.validateRegistration(req); err != nil {
+	if err := h.validateRegistration(&req); err != nil {
 		return err
 	}
 	user, err := h.Users.Create(c.UserContext(), models.Registration{Email: req.Email, Name: req.Name, Password: req.Password})
@@ -153,22 +156,12 @@ func (h authHandlers) register(c *fiber.Ctx) error {
 
 // validateRegistration reports every invalid field at once. The password
 // is measured in bytes, which the validator's tags cannot do.
-func (h authHandlers) validateRegistration(req registerRequest) error {
+func (h authHandlers) validateRegistration(req *registerRequest) error {
 	var fields []models.FieldError
-	if err := h.Validate.Struct(req); err != nil {
-		var invalid *models.Error
-		if !errors.As(err, &invalid) || invalid.Code != models.CodeInvalid {
-			return err
-		}
-		fields = invalid.Fields
-	}
 	if problem := passwordProblem(req.Password); problem != "" {
 		fields = append(fields, models.FieldError{Field: "password", Message: problem})
 	}
-	if len(fields) > 0 {
-		return models.Invalid(fields...)
-	}
-	return nil
+	return validate(h.Validate, req, fields...)
 }
 
 func passwordProblem(password string) string {
@@ -189,7 +182,7 @@ func (h authHandlers) login(c *fiber.Ctx) error {
 		return err
 	}
 	req.Email = models.NormalizeEmail(req.Email)
-	if err := h.Validate.Struct(req); err != nil {
+	if err := validate(h.Validate, &req); err != nil {
 		return err
 	}
 	ctx := c.UserContext()
@@ -212,7 +205,7 @@ func (h authHandlers) refresh(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := h.Validate.Struct(req); err != nil {
+	if err := validate(h.Validate, &req); err != nil {
 		return err
 	}
 	next, err := h.Tokens.Rotate(c.UserContext(), req.RefreshToken)
@@ -234,7 +227,7 @@ func (h authHandlers) logout(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := h.Validate.Struct(req); err != nil {
+	if err := validate(h.Validate, &req); err != nil {
 		return err
 	}
 	if err := h.Tokens.Revoke(c.UserContext(), req.RefreshToken); err != nil {
@@ -339,6 +332,7 @@ func decodeNameUpdate(c *fiber.Ctx) (*string, error) {
 type passwordChangeRequest struct {
 	CurrentPassword string `json:"current_password"`
 	NewPassword     string `json:"new_password"`
+	bodyMembers
 }
 
 // changePassword replaces a local caller's password. The current one is
@@ -354,7 +348,7 @@ func (h authHandlers) changePassword(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := passwordChangeProblems(req); err != nil {
+	if err := h.passwordChangeProblems(&req); err != nil {
 		return err
 	}
 	ctx := c.UserContext()
@@ -380,7 +374,7 @@ func (h authHandlers) changePassword(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-func passwordChangeProblems(req passwordChangeRequest) error {
+func (h authHandlers) passwordChangeProblems(req *passwordChangeRequest) error {
 	var fields []models.FieldError
 	if req.CurrentPassword == "" {
 		fields = append(fields, models.FieldError{Field: "current_password", Message: "is required"})
@@ -388,10 +382,7 @@ func passwordChangeProblems(req passwordChangeRequest) error {
 	if problem := passwordProblem(req.NewPassword); problem != "" {
 		fields = append(fields, models.FieldError{Field: "new_password", Message: problem})
 	}
-	if len(fields) > 0 {
-		return models.Invalid(fields...)
-	}
-	return nil
+	return validate(h.Validate, req, fields...)
 }
 
 // logoutAll ends every session of the caller: refresh tokens revoked,
