@@ -89,6 +89,10 @@ func getTask(store TaskStore) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		if ifNoneMatch(c, task.Version) {
+			c.Set(fiber.HeaderETag, etag(task.Version))
+			return c.SendStatus(fiber.StatusNotModified)
+		}
 		return sendTask(c, task)
 	}
 }
@@ -165,6 +169,24 @@ func sendJSON(c *fiber.Ctx, body []byte) error {
 
 // etag is the strong entity tag of a task version: the number, quoted.
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// ifNoneMatch reports whether the If-None-Match header names version (or
+// is "*"): the client's copy is current. It compares weakly (RFC 9110,
+// 13.1.2), so W/"3" matches version 3 too.
+func ifNoneMatch(c *fiber.Ctx, version int64) bool {
+	header := strings.TrimSpace(c.Get(fiber.HeaderIfNoneMatch))
+	if header == "" {
+		return false
+	}
+	current := etag(version)
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == "*" || tag == current {
+			return true
+		}
+	}
+	return false
+}
 
 // ifMatch reads the If-Match header: nil when absent, Any for "*", else the
 // versions its strong entity tags name. Weak tags (W/"3") never match, as
@@ -316,14 +338,17 @@ func parseDueDate(raw *string) (*time.Time, []models.FieldError) {
 func taskFilter(c *fiber.Ctx) (models.TaskFilter, error) {
 	q := queryParams{c: c}
 	f := models.TaskFilter{
-		Completed: q.boolean("completed"),
-		TagID:     q.uuid("tag"),
-		Query:     q.text("q", models.MaxQueryLength),
-		DueBefore: q.time("due_before"),
-		DueAfter:  q.time("due_after"),
-		Sort:      models.TaskSort(q.oneOf("sort", string(models.SortCreatedDesc), sortNames())),
-		Limit:     int(q.integer("limit", models.DefaultTaskLimit, 1, models.MaxTaskLimit)),
-		Offset:    q.integer("offset", 0, 0, -1),
+		Completed:    q.boolean("completed"),
+		TagID:        q.uuid("tag"),
+		Query:        q.text("q", models.MaxQueryLength),
+		DueBefore:    q.time("due_before"),
+		DueAfter:     q.time("due_after"),
+		UpdatedAfter: q.time("updated_after"),
+		Due:          models.TaskDue(q.oneOf("due", "", []string{string(models.DueNone), string(models.DueOverdue)})),
+		Now:          time.Now(),
+		Sort:         models.TaskSort(q.oneOf("sort", string(models.SortCreatedDesc), sortNames())),
+		Limit:        int(q.integer("limit", models.DefaultTaskLimit, 1, models.MaxTaskLimit)),
+		Offset:       q.integer("offset", 0, 0, -1),
 	}
 	if priority := q.oneOf("priority", "", []string{"low", "medium", "high"}); priority != "" {
 		p := models.Priority(priority)
