@@ -63,6 +63,9 @@ type Revocations struct {
 type cachedCutoff struct {
 	cutoff models.TokenCutoff
 	asOf   time.Time
+	// unknown marks a user whose cutoff this process just changed: the next
+	// lookup reads it, and no read begun before the change may replace it.
+	unknown bool
 }
 
 // NewRevocations returns the cache over store.
@@ -146,6 +149,18 @@ func (r *Revocations) put(cutoff models.TokenCutoff, asOf time.Time) {
 	r.entries[cutoff.UserID] = cachedCutoff{cutoff: cutoff, asOf: asOf}
 }
 
+// Forget tells the cache that userID's cutoff has just been written by
+// this process, so that this replica honours it at once rather than at its
+// next poll.
+func (r *Revocations) Forget(userID string) {
+	r.mu.Lock()
+	if len(r.entries) >= revocationMaxEntries {
+		clear(r.entries)
+	}
+	r.entries[userID] = cachedCutoff{cutoff: models.TokenCutoff{UserID: userID}, asOf: time.Now(), unknown: true}
+	r.mu.Unlock()
+}
+
 func (r *Revocations) fresh(now time.Time) bool {
 	return now.Sub(time.Unix(0, r.freshAt.Load())) < revocationMaxStaleness
 }
@@ -158,7 +173,7 @@ func (r *Revocations) Cutoff(ctx context.Context, userID string) (models.TokenCu
 		r.mu.RLock()
 		entry, ok := r.entries[userID]
 		r.mu.RUnlock()
-		if ok {
+		if ok && !entry.unknown {
 			return entry.cutoff, nil
 		}
 	}

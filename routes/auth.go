@@ -63,6 +63,13 @@ type LoginThrottle interface {
 	Reset(ctx context.Context, email string)
 }
 
+// RevocationCache is the guard's cache of token cutoffs. Forget is called
+// after this process revoked userID's tokens, so that it refuses them at
+// once (other replicas learn of it by polling).
+type RevocationCache interface {
+	Forget(userID string)
+}
+
 // AuthDeps is what the auth routes need.
 type AuthDeps struct {
 	Users        UserStore
@@ -71,7 +78,8 @@ type AuthDeps struct {
 	Failures     LoginThrottle
 	Validate     *Validator
 	// Guard authenticates /me, /password and /logout-all.
-	Guard fiber.Handler
+	Guard       fiber.Handler
+	Revocations RevocationCache
 	// RegisterLimit and LoginLimit are the per-IP limits on register and
 	// login (and on a password change, which also checks a password);
 	// TokenLimit is the looser one on refresh and logout.
@@ -282,6 +290,7 @@ func (h authHandlers) deleteMe(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	h.Revocations.Forget(caller.UserID)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -370,6 +379,7 @@ func (h authHandlers) changePassword(c *fiber.Ctx) error {
 		return err
 	}
 	h.Failures.Reset(ctx, user.Email)
+	h.Revocations.Forget(user.ID)
 	waitForNextSecond(ctx)
 	return c.SendStatus(fiber.StatusNoContent)
 }
@@ -395,6 +405,7 @@ func (h authHandlers) logoutAll(c *fiber.Ctx) error {
 	if err := h.Tokens.RevokeAll(c.UserContext(), caller.UserID); err != nil {
 		return err
 	}
+	h.Revocations.Forget(caller.UserID)
 	waitForNextSecond(c.UserContext())
 	return c.SendStatus(fiber.StatusNoContent)
 }
