@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
+	"taskflow/auth"
 	"taskflow/config"
 	"taskflow/database"
 	"taskflow/middleware"
@@ -37,6 +38,10 @@ type Deps struct {
 	// shared by replicas (see OpenRedis); nil counts in this process's
 	// memory.
 	Redis *redis.Client
+	// Revocations tells the guard which tokens were revoked (see
+	// auth.Revocations); Server starts one. Nil builds one that is never
+	// polled, so every authenticated request reads the database.
+	Revocations *auth.Revocations
 }
 
 // New builds the whole application: Fiber's settings, the middleware chain

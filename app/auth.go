@@ -26,7 +26,8 @@ const (
 // group takes as its first handler.
 func mountAuth(app *fiber.App, api fiber.Router, d Deps) fiber.Handler {
 	cfg := d.Config
-	guard := auth.Guard(authConfig(app, d))
+	guardConfig := authConfig(app, d)
+	guard := auth.Guard(guardConfig)
 	limits := rateLimitStorage(d)
 	routes.Auth(api.Group("/auth"), routes.AuthDeps{
 		Users:  database.NewUsers(d.DB),
@@ -37,6 +38,7 @@ func mountAuth(app *fiber.App, api fiber.Router, d Deps) fiber.Handler {
 		Failures:      auth.NewLoginThrottle(d.Redis, cfg.LoginFailLimit, loginFailureWindow, d.Logger),
 		Validate:      routes.NewValidator(),
 		Guard:         guard,
+		Revocations:   guardConfig.Revocations,
 		RegisterLimit: middleware.RateLimit("register", cfg.AuthRateLimit, authRateWindow, limits),
 		LoginLimit:    middleware.RateLimit("login", cfg.AuthRateLimit, authRateWindow, limits),
 		TokenLimit:    middleware.RateLimit("token", cfg.AuthRateLimit*tokenLimitFactor, authRateWindow, limits),
@@ -64,8 +66,12 @@ func authConfig(app *fiber.App, d Deps) auth.Config {
 		BetterAuthSecret: []byte(cfg.BetterAuthSecret.Reveal()),
 		BetterAuthURL:    cfg.BetterAuthURL,
 		Logger:           d.Logger,
+		Revocations:      d.Revocations,
 
 		ExternalTokenMaxAge: cfg.ExternalTokenMaxAge,
+	}
+	if ac.Revocations == nil {
+		ac.Revocations = auth.NewRevocations(database.NewCutoffs(d.DB), d.Logger)
 	}
 	if cfg.AuthJWKSURL != "" {
 		jwks := auth.NewJWKS(auth.JWKSConfig{URL: cfg.AuthJWKSURL, Logger: d.Logger})

@@ -31,6 +31,7 @@ type Problem struct {
 var codeStatus = map[models.Code]int{
 	models.CodeBadRequest:           http.StatusBadRequest,
 	models.CodeUnauthorized:         http.StatusUnauthorized,
+	models.CodeForbidden:            http.StatusForbidden,
 	models.CodeNotFound:             http.StatusNotFound,
 	models.CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
 	models.CodeRequestTimeout:       http.StatusRequestTimeout,

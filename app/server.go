@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
+	"taskflow/auth"
 	"taskflow/config"
 	"taskflow/database"
 )
@@ -37,6 +38,9 @@ type Server struct {
 	redis     *redis.Client
 	ownsRedis bool // redis was opened here, so Close closes it
 	app       *fiber.App
+	// revocations is polled from Open to Close, so the guard learns of
+	// tokens revoked on any replica.
+	revocations *auth.Revocations
 
 	listener net.Listener
 	served   chan error
@@ -69,7 +73,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, version stri
 	if err := s.open(ctx); err != nil {
 		return nil, errors.Join(err, s.closeDeps())
 	}
-	s.app = New(Deps{Config: cfg, DB: s.db, Logger: log, Version: version, Started: s.started, Redis: s.redis})
+	s.app = New(Deps{Config: cfg, DB: s.db, Logger: log, Version: version, Started: s.started, Redis: s.redis, Revocations: s.revocations})
 	return s, nil
 }
 
@@ -90,6 +94,8 @@ func (s *Server) open(ctx context.Context) error {
 		}
 		s.ownsRedis = s.redis != nil
 	}
+	s.revocations = auth.NewRevocations(database.NewCutoffs(db), s.log)
+	s.revocations.Start()
 	return nil
 }
 
@@ -151,6 +157,9 @@ func (s *Server) Close() error {
 
 func (s *Server) closeDeps() error {
 	var errs []error
+	if s.revocations != nil {
+		s.revocations.Close()
+	}
 	if s.ownsRedis {
 		errs = append(errs, s.redis.Close())
 	}

@@ -1,6 +1,8 @@
 package auth_test
 
 import (
+	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -8,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"taskflow/auth"
+	"taskflow/database"
 )
 
 // BenchmarkAuthGuardValidToken measures what every authenticated request
@@ -16,8 +19,30 @@ import (
 // directly, without a network connection, so only the guard (and Fiber's
 // routing) is timed.
 func BenchmarkAuthGuardValidToken(b *testing.B) {
+	benchmarkGuard(b, nil)
+}
+
+// BenchmarkAuthGuardWithRevocations is the same with the revocation check
+// that the app runs, its cache polled from a real SQLite database: after
+// the first request the user's cutoff comes from memory.
+func BenchmarkAuthGuardWithRevocations(b *testing.B) {
+	db, err := database.Open(context.Background(), database.Options{URL: "sqlite://" + filepath.Join(b.TempDir(), "bench.db"), MaxOpenConns: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = database.Close(db) })
+	if err := database.Migrate(context.Background(), db, database.MigrateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	revocations := auth.NewRevocations(database.NewCutoffs(db), nil)
+	revocations.Start()
+	b.Cleanup(revocations.Close)
+	benchmarkGuard(b, revocations)
+}
+
+func benchmarkGuard(b *testing.B, revocations *auth.Revocations) {
 	secret := []byte("bench-jwt-secret-0123456789abcdef0123456789")
-	guard := auth.Guard(auth.Config{JWTSecret: secret, Issuer: "taskflow", BetterAuthSecret: []byte("bench-better-auth-secret-0123456789abcdef")})
+	guard := auth.Guard(auth.Config{JWTSecret: secret, Issuer: "taskflow", BetterAuthSecret: []byte("bench-better-auth-secret-0123456789abcdef"), Revocations: revocations})
 	app := fiber.New(fiber.Config{Immutable: true})
 	app.Get("/", guard, func(c *fiber.Ctx) error {
 		if _, ok := auth.CallerFrom(c); !ok {

@@ -65,6 +65,7 @@ type Task struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	CompletedAt *time.Time `json:"completed_at"`
+	Version     int64      `json:"version"`
 
 	ETag string `json:"-"`
 }

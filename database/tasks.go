@@ -59,6 +59,8 @@ var taskOrders = map[models.TaskSort]string{
 	models.SortPriorityDesc: "priority DESC, id DESC",
 	models.SortTitleAsc:     "lower(title) ASC, id ASC",
 	models.SortTitleDesc:    "lower(title) DESC, id DESC",
+	models.SortUpdatedAsc:   "updated_at ASC, id ASC",
+	models.SortUpdatedDesc:  "updated_at DESC, id DESC",
 }
 
 func errTaskNotFound() error { return models.Errorf(models.CodeNotFound, "task not found") }
@@ -154,6 +156,17 @@ func (s *Tasks) listWhere(userID string, f models.TaskFilter) (string, []any) {
 	if f.DueAfter != nil {
 		conds = append(conds, "due_date > ?")
 		args = append(args, f.DueAfter.UTC())
+	}
+	if f.UpdatedAfter != nil {
+		conds = append(conds, "updated_at > ?")
+		args = append(args, f.UpdatedAfter.UTC())
+	}
+	switch f.Due {
+	case models.DueNone:
+		conds = append(conds, "due_date IS NULL")
+	case models.DueOverdue:
+		conds = append(conds, "due_date < ? AND completed = ?")
+		args = append(args, f.Now.UTC(), false)
 	}
 	return strings.Join(conds, " AND "), args
 }

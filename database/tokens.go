@@ -130,6 +130,26 @@ func (s *Tokens) Revoke(ctx context.Context, token string) error {
 	return classify(err)
 }
 
+// RevokeAll logs userID out everywhere: in one transaction every refresh
+// token family of the user is revoked and its access tokens issued up to
+// now are refused.
+func (s *Tokens) RevokeAll(ctx context.Context, userID string) error {
+	return classify(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return revokeEverything(tx, userID)
+	}))
+}
+
+// revokeEverything revokes, inside tx, all of userID's refresh tokens and
+// the access tokens issued up to now.
+func revokeEverything(tx *gorm.DB, userID string) error {
+	err := tx.Model(&refreshTokenRow{}).Where("user_id = ? AND revoked_at IS NULL", userID).
+		Update("revoked_at", storeTime()).Error
+	if err != nil {
+		return err
+	}
+	return writeCutoff(tx, userID, false)
+}
+
 func revokeFamily(tx *gorm.DB, familyID string, now time.Time) error {
 	return tx.Model(&refreshTokenRow{}).Where("family_id = ? AND revoked_at IS NULL", familyID).Update("revoked_at", now).Error
 }

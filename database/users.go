@@ -114,13 +114,66 @@ func (s *Users) DeleteAccount(ctx context.Context, id string) error {
 		if err := tx.Where("user_id = ?", id).Delete(&refreshTokenRow{}).Error; err != nil {
 			return err
 		}
+		if err := writeCutoff(tx, id, true); err != nil {
+			return err
+		}
 		return deleteOwnedData(tx, id)
 	})
 	return classify(err)
 }
 
+// Rename sets the name of account id (nil clears it) and returns the
+// account.
+func (s *Users) Rename(ctx context.Context, id string, name *string) (models.User, error) {
+	res := s.db.WithContext(ctx).Model(&userRow{}).Where("id = ?", id).
+		Updates(map[string]any{"name": name, "updated_at": storeTime()})
+	if res.Error != nil {
+		return models.User{}, classify(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return models.User{}, classify(gorm.ErrRecordNotFound)
+	}
+	return s.Get(ctx, id)
+}
+
+// ChangePassword replaces the password of account id when current is its
+// password (else the unauthorized error of a failed login). In the same
+// transaction it revokes every refresh token family of the account and
+// refuses its access tokens issued up to now.
+func (s *Users) ChangePassword(ctx context.Context, id, current, next string) error {
+	var row userRow
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
+		return classify(err)
+	}
+	match, _, err := s.hasher.verify(ctx, row.PasswordHash, current)
+	if err != nil {
+		return classify(err)
+	}
+	if !match {
+		return models.Errorf(models.CodeUnauthorized, "the current password is wrong")
+	}
+	hash, err := s.hasher.hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&userRow{}).Where("id = ?", id).
+			Updates(map[string]any{"password_hash": hash, "updated_at": storeTime()})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return gorm.ErrRecordNotFound
+		}
+		return revokeEverything(tx, id)
+	})
+	return classify(err)
+}
+
 // DeleteData deletes the tasks and tags of userID (an external user, who
-// has no account here) in one transaction.
+// has no account here) in one transaction. Its tokens stay valid: there
+// is no account to lose, and the frontend owns its sessions (logout-all
+// ends them here).
 func (s *Users) DeleteData(ctx context.Context, userID string) error {
 	return classify(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return deleteOwnedData(tx, userID)

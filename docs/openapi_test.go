@@ -59,22 +59,24 @@ func TestOpenAPIIsCanonicallyFormatted(t *testing.T) {
 
 // contractOperations lists every operation of the HTTP contract.
 var contractOperations = map[string][]string{
-	"/":                     {"GET"},
-	"/health":               {"GET"},
-	"/health/live":          {"GET"},
-	"/openapi.json":         {"GET"},
-	"/docs":                 {"GET"},
-	"/redoc":                {"GET"},
-	"/docs/assets/{file}":   {"GET"},
-	"/api/v1/auth/register": {"POST"},
-	"/api/v1/auth/login":    {"POST"},
-	"/api/v1/auth/refresh":  {"POST"},
-	"/api/v1/auth/logout":   {"POST"},
-	"/api/v1/auth/me":       {"GET", "DELETE"},
-	"/api/v1/tasks":         {"GET", "POST"},
-	"/api/v1/tasks/{id}":    {"GET", "PUT", "PATCH", "DELETE"},
-	"/api/v1/tags":          {"GET", "POST"},
-	"/api/v1/tags/{id}":     {"GET", "PATCH", "DELETE"},
+	"/":                       {"GET"},
+	"/health":                 {"GET"},
+	"/health/live":            {"GET"},
+	"/openapi.json":           {"GET"},
+	"/docs":                   {"GET"},
+	"/redoc":                  {"GET"},
+	"/docs/assets/{file}":     {"GET"},
+	"/api/v1/auth/register":   {"POST"},
+	"/api/v1/auth/login":      {"POST"},
+	"/api/v1/auth/refresh":    {"POST"},
+	"/api/v1/auth/logout":     {"POST"},
+	"/api/v1/auth/me":         {"GET", "DELETE", "PATCH"},
+	"/api/v1/auth/password":   {"POST"},
+	"/api/v1/auth/logout-all": {"POST"},
+	"/api/v1/tasks":           {"GET", "POST"},
+	"/api/v1/tasks/{id}":      {"GET", "PUT", "PATCH", "DELETE"},
+	"/api/v1/tags":            {"GET", "POST"},
+	"/api/v1/tags/{id}":       {"GET", "PATCH", "DELETE"},
 }
 
 var publicAuthPaths = map[string]bool{
@@ -218,7 +220,7 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 func TestOpenAPIProblemTypes(t *testing.T) {
 	doc := loadDoc(t)
 	want := map[string]int{
-		"BadRequest": 400, "Unauthorized": 401, "NotFound": 404, "MethodNotAllowed": 405,
+		"BadRequest": 400, "Unauthorized": 401, "Forbidden": 403, "NotFound": 404, "MethodNotAllowed": 405,
 		"Conflict": 409, "PreconditionFailed": 412, "PayloadTooLarge": 413,
 		"UnsupportedMediaType": 415, "ValidationFailed": 422, "RateLimited": 429,
 		"InternalError": 500, "Unavailable": 503,
@@ -274,8 +276,16 @@ func TestOpenAPITaskOperations(t *testing.T) {
 		}
 	}
 	sort := tasks.Get.Parameters.GetByInAndName("query", "sort")
-	if sort == nil || len(sort.Schema.Value.Enum) != 8 || sort.Schema.Value.Default != "-created_at" {
-		t.Error("GET /api/v1/tasks: sort must be an enum of 8 values defaulting to -created_at")
+	if sort == nil || len(sort.Schema.Value.Enum) != 10 || sort.Schema.Value.Default != "-created_at" {
+		t.Error("GET /api/v1/tasks: sort must be an enum of 10 values defaulting to -created_at")
+	}
+	for _, name := range []string{"updated_after", "due"} {
+		if tasks.Get.Parameters.GetByInAndName("query", name) == nil {
+			t.Errorf("GET /api/v1/tasks: no %s parameter", name)
+		}
+	}
+	if item.Get.Parameters.GetByInAndName("header", "If-None-Match") == nil || item.Get.Responses.Value("304") == nil {
+		t.Error("GET /api/v1/tasks/{id}: needs an If-None-Match parameter and a 304 response")
 	}
 	limit := tasks.Get.Parameters.GetByInAndName("query", "limit")
 	if limit == nil || *limit.Schema.Value.Min != 1 || *limit.Schema.Value.Max != 100 || limit.Schema.Value.Default != float64(20) {
@@ -295,7 +305,7 @@ func TestOpenAPISchemasAcceptSamples(t *testing.T) {
 	samples := map[string]string{
 		"Task": `{"id":"0192f6a4-7b3c-7d2e-9f10-1a2b3c4d5e6f","title":"t","description":"","completed":false,
 			"priority":"medium","due_date":null,"tags":[],"created_at":"2025-01-15T09:32:00Z",
-			"updated_at":"2025-01-15T09:32:00Z","completed_at":null}`,
+			"updated_at":"2025-01-15T09:32:00Z","completed_at":null,"version":1}`,
 		"Me":        `{"id":"user_abc","email":null,"name":null,"created_at":null,"provider":"external"}`,
 		"Health":    `{"status":"error","database":"unavailable","version":"1.0.0","uptime_s":3}`,
 		"ApiInfo":   `{"name":"TaskFlow API","version":"1.0.0","environment":"production","docs":null}`,

@@ -17,6 +17,7 @@ const (
 	CodeInvalid            Code = "validation"          // well-formed input that fails validation
 	CodeBadRequest         Code = "bad-request"         // malformed input (JSON syntax, parameter type)
 	CodeUnauthorized       Code = "unauthorized"        // missing or unacceptable credentials
+	CodeForbidden          Code = "forbidden"           // authenticated, but this caller may not do this
 	CodeNotFound           Code = "not-found"           // no such resource for this user
 	CodeConflict           Code = "conflict"            // a uniqueness rule would be broken
 	CodePreconditionFailed Code = "precondition-failed" // If-Match does not match

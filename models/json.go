@@ -76,6 +76,8 @@ func (t Task) AppendJSON(b []byte) []byte {
 	b = appendTime(b, t.UpdatedAt)
 	b = append(b, `,"completed_at":`...)
 	b = appendTimePtr(b, t.CompletedAt)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, t.Version, 10)
 	return append(b, '}')
 }
 

@@ -15,8 +15,8 @@ const (
 )
 
 // Task is one of a user's tasks as the API shows it. Version is the
-// optimistic-concurrency counter behind the task's ETag; it is never part
-// of the JSON body.
+// optimistic-concurrency counter behind the task's ETag, in the body too
+// so that a list view can send If-Match without fetching each task.
 type Task struct {
 	ID          string     `json:"id"`
 	Title       string     `json:"title"`
@@ -28,7 +28,7 @@ type Task struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	CompletedAt *time.Time `json:"completed_at"`
-	Version     int64      `json:"-"`
+	Version     int64      `json:"version"`
 }
 
 // TaskInput is every settable field of a task: the body of a create, and
@@ -71,13 +71,25 @@ const (
 	SortPriorityDesc TaskSort = "-priority"
 	SortTitleAsc     TaskSort = "title" // ignoring case
 	SortTitleDesc    TaskSort = "-title"
+	SortUpdatedAsc   TaskSort = "updated_at" // for a client that syncs: oldest change first
+	SortUpdatedDesc  TaskSort = "-updated_at"
 )
 
 // TaskSorts lists every sort order a task list accepts.
 var TaskSorts = []TaskSort{
 	SortCreatedAsc, SortCreatedDesc, SortDueAsc, SortDueDesc,
 	SortPriorityAsc, SortPriorityDesc, SortTitleAsc, SortTitleDesc,
+	SortUpdatedAsc, SortUpdatedDesc,
 }
+
+// TaskDue filters a list by the state of the due date.
+type TaskDue string
+
+const (
+	DueAny     TaskDue = ""        // no filter
+	DueNone    TaskDue = "none"    // tasks without a due date
+	DueOverdue TaskDue = "overdue" // open tasks whose due date has passed
+)
 
 // Valid reports whether s is one of TaskSorts.
 func (s TaskSort) Valid() bool { return slices.Contains(TaskSorts, s) }
@@ -98,9 +110,15 @@ type TaskFilter struct {
 	Query     string // matched literally, ignoring case, in title or description
 	DueBefore *time.Time
 	DueAfter  *time.Time
-	Sort      TaskSort
-	Limit     int
-	Offset    int64
+	// UpdatedAfter keeps the tasks changed after it (a syncing client's
+	// last sync).
+	UpdatedAfter *time.Time
+	Due          TaskDue
+	// Now is the instant "overdue" is judged at.
+	Now    time.Time
+	Sort   TaskSort
+	Limit  int
+	Offset int64
 }
 
 // TaskPage is one page of a task list; Total counts every task the filter

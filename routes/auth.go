@@ -2,9 +2,12 @@ package routes
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -20,6 +23,9 @@ const (
 	maxPasswordBytes = 72
 )
 
+// maxNameRunes is the longest account name.
+const maxNameRunes = 100
+
 // UserStore keeps local accounts. Authenticate fails with an unauthorized
 // error, the same for an unknown email and a wrong password; Get,
 // DeleteAccount fail with not found for an unknown id.
@@ -27,17 +33,21 @@ type UserStore interface {
 	Create(ctx context.Context, reg models.Registration) (models.User, error)
 	Authenticate(ctx context.Context, email, password string) (models.User, error)
 	Get(ctx context.Context, id string) (models.User, error)
+	Rename(ctx context.Context, id string, name *string) (models.User, error)
+	ChangePassword(ctx context.Context, id, current, next string) error
 	DeleteAccount(ctx context.Context, id string) error
 	DeleteData(ctx context.Context, userID string) error
 }
 
 // RefreshTokenStore issues, rotates and revokes refresh tokens. Rotate
 // fails with an unauthorized error for an unknown, expired, spent or
-// revoked token.
+// revoked token. RevokeAll logs a user out everywhere: every refresh
+// token family revoked, every access token issued up to now refused.
 type RefreshTokenStore interface {
 	Issue(ctx context.Context, userID string) (models.RefreshToken, error)
 	Rotate(ctx context.Context, token string) (models.RefreshToken, error)
 	Revoke(ctx context.Context, token string) error
+	RevokeAll(ctx context.Context, userID string) error
 }
 
 // AccessTokenSigner mints this API's access tokens.
@@ -58,6 +68,13 @@ type LoginThrottle interface {
 	Reset(ctx context.Context, email, clientIP string)
 }
 
+// RevocationCache is the guard's cache of token cutoffs. Forget is called
+// after this process revoked userID's tokens, so that it refuses them at
+// once (other replicas learn of it by polling).
+type RevocationCache interface {
+	Forget(userID string)
+}
+
 // AuthDeps is what the auth routes need.
 type AuthDeps struct {
 	Users        UserStore
@@ -65,10 +82,12 @@ type AuthDeps struct {
 	AccessTokens AccessTokenSigner
 	Failures     LoginThrottle
 	Validate     *Validator
-	// Guard authenticates GET and DELETE /me.
-	Guard fiber.Handler
+	// Guard authenticates /me, /password and /logout-all.
+	Guard       fiber.Handler
+	Revocations RevocationCache
 	// RegisterLimit and LoginLimit are the per-IP limits on register and
-	// login; TokenLimit is the looser one on refresh and logout.
+	// login (and on a password change, which also checks a password);
+	// TokenLimit is the looser one on refresh and logout.
 	RegisterLimit fiber.Handler
 	LoginLimit    fiber.Handler
 	TokenLimit    fiber.Handler
@@ -83,6 +102,9 @@ func Auth(r fiber.Router, d AuthDeps) {
 	r.Post("/logout", d.TokenLimit, h.logout)
 	r.Get("/me", d.Guard, h.me)
 	r.Delete("/me", d.Guard, h.deleteMe)
+	r.Patch("/me", d.Guard, h.updateMe)
+	r.Post("/password", d.LoginLimit, d.Guard, h.changePassword)
+	r.Post("/logout-all", d.TokenLimit, d.Guard, h.logoutAll)
 }
 
 type authHandlers struct{ AuthDeps }
@@ -91,15 +113,18 @@ type registerRequest struct {
 	Email    string  `json:"email" validate:"required,email,max=254"`
 	Password string  `json:"password"`
 	Name     *string `json:"name" validate:"omitempty,max=100"`
+	bodyMembers
 }
 
 type loginRequest struct {
 	Email    string `json:"email" validate:"required"`
 	Password string `json:"password" validate:"required"`
+	bodyMembers
 }
 
 type refreshRequest struct {
 	RefreshToken string `json:"refresh_token" validate:"required"`
+	bodyMembers
 }
 
 type userResponse struct {
@@ -132,7 +157,7 @@ func (h authHandlers) register(c *fiber.Ctx) error {
 	}
 	req.Email = models.NormalizeEmail(req.Email)
 	req.Name = trimmedName(req.Name)
-	if err := h.validateRegistration(req); err != nil {
+	if err := h.validateRegistration(&req); err != nil {
 		return err
 	}
 	user, err := h.Users.Create(c.UserContext(), models.Registration{Email: req.Email, Name: req.Name, Password: req.Password})
@@ -144,34 +169,15 @@ func (h authHandlers) register(c *fiber.Ctx) error {
 
 // validateRegistration reports every invalid field at once. The password
 // is measured in bytes, which the validator's tags cannot do.
-func (h authHandlers) validateRegistration(req registerRequest) error {
+func (h authHandlers) validateRegistration(req *registerRequest) error {
 	var fields []models.FieldError
-	if err := h.Validate.Struct(req); err != nil {
-		var invalid *models.Error
-		if !errors.As(err, &invalid) || invalid.Code != models.CodeInvalid {
-			return err
-		}
-		fields = invalid.Fields
-	}
-	if models.HasInvisibleRunes(req.Email) && !hasField(fields, "email") {
+	if models.HasInvisibleRunes(req.Email) {
 		fields = append(fields, models.FieldError{Field: "email", Message: "must not contain invisible characters"})
 	}
 	if problem := passwordProblem(req.Password); problem != "" {
 		fields = append(fields, models.FieldError{Field: "password", Message: problem})
 	}
-	if len(fields) > 0 {
-		return models.Invalid(fields...)
-	}
-	return nil
-}
-
-func hasField(fields []models.FieldError, name string) bool {
-	for _, f := range fields {
-		if f.Field == name {
-			return true
-		}
-	}
-	return false
+	return validate(h.Validate, req, fields...)
 }
 
 func passwordProblem(password string) string {
@@ -192,7 +198,7 @@ func (h authHandlers) login(c *fiber.Ctx) error {
 		return err
 	}
 	req.Email = models.NormalizeEmail(req.Email)
-	if err := h.Validate.Struct(req); err != nil {
+	if err := validate(h.Validate, &req); err != nil {
 		return err
 	}
 	ctx, client := c.UserContext(), middleware.ClientIP(c)
@@ -217,7 +223,7 @@ func (h authHandlers) refresh(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := h.Validate.Struct(req); err != nil {
+	if err := validate(h.Validate, &req); err != nil {
 		return err
 	}
 	next, err := h.Tokens.Rotate(c.UserContext(), req.RefreshToken)
@@ -239,7 +245,7 @@ func (h authHandlers) logout(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := h.Validate.Struct(req); err != nil {
+	if err := validate(h.Validate, &req); err != nil {
 		return err
 	}
 	if err := h.Tokens.Revoke(c.UserContext(), req.RefreshToken); err != nil {
@@ -293,7 +299,153 @@ func (h authHandlers) deleteMe(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	h.Revocations.Forget(caller.UserID)
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// updateMe renames a local caller's account. An external caller's name
+// belongs to the frontend: 403.
+func (h authHandlers) updateMe(c *fiber.Ctx) error {
+	caller, err := localCaller(c, "the name of an external account is changed where it was created")
+	if err != nil {
+		return err
+	}
+	name, err := decodeNameUpdate(c)
+	if err != nil {
+		return err
+	}
+	user, err := h.Users.Rename(c.UserContext(), caller.UserID, name)
+	if models.ErrorCode(err) == models.CodeNotFound {
+		return auth.InvalidToken("the account of this token no longer exists")
+	}
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(userResponse{ID: user.ID, Email: user.Email, Name: user.Name, CreatedAt: user.CreatedAt})
+}
+
+// decodeNameUpdate reads PATCH /me's body: "name" is required, a string of
+// at most 100 characters once trimmed, or null (blank is null too).
+func decodeNameUpdate(c *fiber.Ctx) (*string, error) {
+	var body map[string]json.RawMessage
+	if err := decodeJSON(c, &body); err != nil {
+		return nil, err
+	}
+	raw, ok := body["name"]
+	if !ok {
+		return nil, models.Invalid(models.FieldError{Field: "name", Message: "is required"})
+	}
+	var name *string
+	if err := json.Unmarshal(raw, &name); err != nil {
+		return nil, models.Invalid(models.FieldError{Field: "name", Message: "must be a string or null"})
+	}
+	name = trimmedName(name)
+	if name != nil && utf8.RuneCountInString(*name) > maxNameRunes {
+		return nil, models.Invalid(models.FieldError{Field: "name", Message: fmt.Sprintf("must be at most %d characters", maxNameRunes)})
+	}
+	return name, nil
+}
+
+type passwordChangeRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+	bodyMembers
+}
+
+// changePassword replaces a local caller's password. The current one is
+// checked like a login's (the same throttle on failures), so a stolen
+// access token cannot be used to guess it at will. On success every
+// session of the account ends: the answer carries no tokens.
+func (h authHandlers) changePassword(c *fiber.Ctx) error {
+	caller, err := localCaller(c, "the password of an external account is changed where it was created")
+	if err != nil {
+		return err
+	}
+	var req passwordChangeRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := h.passwordChangeProblems(&req); err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	user, err := h.Users.Get(ctx, caller.UserID)
+	if models.ErrorCode(err) == models.CodeNotFound {
+		return auth.InvalidToken("the account of this token no longer exists")
+	}
+	if err != nil {
+		return err
+	}
+	client := middleware.ClientIP(c)
+	if wait, allowed := h.Failures.Reserve(ctx, user.Email, client); !allowed {
+		return models.RateLimited(wait)
+	}
+	err = h.Users.ChangePassword(ctx, user.ID, req.CurrentPassword, req.NewPassword)
+	switch {
+	case err == nil:
+		h.Failures.Reset(ctx, user.Email, client)
+	case models.ErrorCode(err) != models.CodeUnauthorized:
+		h.Failures.Release(ctx, user.Email, client) // the password was never judged
+		return err
+	default:
+		return err // a wrong current password: the reserved attempt stays counted
+	}
+	h.Revocations.Forget(user.ID)
+	waitForNextSecond(ctx)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (h authHandlers) passwordChangeProblems(req *passwordChangeRequest) error {
+	var fields []models.FieldError
+	if req.CurrentPassword == "" {
+		fields = append(fields, models.FieldError{Field: "current_password", Message: "is required"})
+	}
+	if problem := passwordProblem(req.NewPassword); problem != "" {
+		fields = append(fields, models.FieldError{Field: "new_password", Message: problem})
+	}
+	return validate(h.Validate, req, fields...)
+}
+
+// logoutAll ends every session of the caller: refresh tokens revoked,
+// access tokens issued up to now refused.
+func (h authHandlers) logoutAll(c *fiber.Ctx) error {
+	caller, err := authCaller(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Tokens.RevokeAll(c.UserContext(), caller.UserID); err != nil {
+		return err
+	}
+	h.Revocations.Forget(caller.UserID)
+	waitForNextSecond(c.UserContext())
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// waitForNextSecond delays the answer to a revocation until the clock
+// has passed into the next whole second. A token's iat has whole seconds,
+// so tokens issued in the revocation's second are refused with the
+// others; waiting makes the client's next login fall after it.
+func waitForNextSecond(ctx context.Context) {
+	now := time.Now()
+	next := now.Truncate(time.Second).Add(time.Second)
+	select {
+	case <-ctx.Done():
+	case <-time.After(next.Sub(now)):
+	}
+}
+
+// localCaller is the caller of a route only local accounts may use; an
+// external caller gets 403 with message.
+func localCaller(c *fiber.Ctx, message string) (models.Caller, error) {
+	caller, err := authCaller(c)
+	if err != nil {
+		return caller, err
+	}
+	if caller.Provider != models.ProviderLocal {
+		return caller, models.Errorf(models.CodeForbidden, "%s", message)
+	}
+	return caller, nil
 }
 
 // respondWithTokens starts a new login for user: a new refresh token

@@ -2,7 +2,6 @@ package routes
 
 import (
 	"context"
-	"encoding/json"
 	"regexp"
 	"strings"
 
@@ -131,6 +130,7 @@ func callerAndTagID(c *fiber.Ctx) (userID, tagID string, err error) {
 type tagBody struct {
 	Name  string  `json:"name" validate:"required,max=50"`
 	Color *string `json:"color"`
+	bodyMembers
 }
 
 func (b *tagBody) input(val *Validator) (models.TagInput, error) {
@@ -148,21 +148,7 @@ func (b *tagBody) input(val *Validator) (models.TagInput, error) {
 type tagPatchBody struct {
 	Name  *string `json:"name" validate:"omitnil,max=50"`
 	Color *string `json:"color"`
-	nulls map[string]bool
-}
-
-// UnmarshalJSON decodes the fields and records which members were null.
-func (b *tagPatchBody) UnmarshalJSON(data []byte) error {
-	nulls, err := nullMembers(data)
-	if err != nil {
-		return err
-	}
-	type fields tagPatchBody // the same fields without this method
-	if err := json.Unmarshal(data, (*fields)(b)); err != nil {
-		return err
-	}
-	b.nulls = nulls
-	return nil
+	bodyMembers
 }
 
 func (b *tagPatchBody) patch(val *Validator) (models.TagPatch, error) {
@@ -173,7 +159,7 @@ func (b *tagPatchBody) patch(val *Validator) (models.TagPatch, error) {
 			problems = append(problems, models.FieldError{Field: "name", Message: "must not be empty"})
 		}
 		problems = append(problems, nulProblem("name", *b.Name)...)
-	} else if b.nulls["name"] {
+	} else if b.sentNull("name") {
 		problems = append(problems, models.FieldError{Field: "name", Message: "must not be null"})
 	}
 	color, colorProblem := parseColor(b.Color)
@@ -181,7 +167,7 @@ func (b *tagPatchBody) patch(val *Validator) (models.TagPatch, error) {
 	if err := validate(val, b, problems...); err != nil {
 		return models.TagPatch{}, err
 	}
-	return models.TagPatch{Name: b.Name, ColorSet: b.Color != nil || b.nulls["color"], Color: color}, nil
+	return models.TagPatch{Name: b.Name, ColorSet: b.Color != nil || b.sentNull("color"), Color: color}, nil
 }
 
 var colorPattern = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)

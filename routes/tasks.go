@@ -1,11 +1,9 @@
 package routes
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"reflect"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,6 +92,10 @@ func getTask(store TaskStore) fiber.Handler {
 		// Only the caller's own client may keep it, and only to
 		// revalidate it by its ETag.
 		c.Set(fiber.HeaderCacheControl, "private, no-cache")
+		if ifNoneMatch(c, task.Version) {
+			c.Set(fiber.HeaderETag, etag(task.Version))
+			return c.SendStatus(fiber.StatusNotModified)
+		}
 		return sendTask(c, task)
 	}
 }
@@ -171,6 +173,24 @@ func sendJSON(c *fiber.Ctx, body []byte) error {
 // etag is the strong entity tag of a task version: the number, quoted.
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
+// ifNoneMatch reports whether the If-None-Match header names version (or
+// is "*"): the client's copy is current. It compares weakly (RFC 9110,
+// 13.1.2), so W/"3" matches version 3 too.
+func ifNoneMatch(c *fiber.Ctx, version int64) bool {
+	header := strings.TrimSpace(c.Get(fiber.HeaderIfNoneMatch))
+	if header == "" {
+		return false
+	}
+	current := etag(version)
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == "*" || tag == current {
+			return true
+		}
+	}
+	return false
+}
+
 // ifMatch reads the If-Match header: nil when absent, Any for "*", else the
 // versions its strong entity tags name. Weak tags (W/"3") never match, as
 // If-Match compares strongly; a tag that is not one of ours matches nothing.
@@ -207,6 +227,7 @@ type taskBody struct {
 	Priority    *string  `json:"priority" validate:"omitnil,oneof=low medium high"`
 	DueDate     *string  `json:"due_date"`
 	TagIDs      []string `json:"tag_ids" validate:"max=50,unique,dive,uuid"`
+	bodyMembers
 }
 
 func (b *taskBody) input(val *Validator) (models.TaskInput, error) {
@@ -241,22 +262,7 @@ type taskPatchBody struct {
 	Priority    *string  `json:"priority" validate:"omitnil,oneof=low medium high"`
 	DueDate     *string  `json:"due_date"`
 	TagIDs      []string `json:"tag_ids" validate:"max=50,unique,dive,uuid"`
-	nulls       map[string]bool
-}
-
-// UnmarshalJSON decodes the fields and also records which members were
-// null, which pointer fields alone cannot tell from absent ones.
-func (b *taskPatchBody) UnmarshalJSON(data []byte) error {
-	nulls, err := nullMembers(data)
-	if err != nil {
-		return err
-	}
-	type fields taskPatchBody // the same fields without this method
-	if err := json.Unmarshal(data, (*fields)(b)); err != nil {
-		return err
-	}
-	b.nulls = nulls
-	return nil
+	bodyMembers
 }
 
 func (b *taskPatchBody) patch(val *Validator) (models.TaskPatch, error) {
@@ -267,7 +273,7 @@ func (b *taskPatchBody) patch(val *Validator) (models.TaskPatch, error) {
 			problems = append(problems, models.FieldError{Field: "title", Message: "must not be empty"})
 		}
 		problems = append(problems, nulProblem("title", *b.Title)...)
-	} else if b.nulls["title"] {
+	} else if b.sentNull("title") {
 		problems = append(problems, models.FieldError{Field: "title", Message: "must not be null"})
 	}
 	if b.Description != nil {
@@ -281,8 +287,8 @@ func (b *taskPatchBody) patch(val *Validator) (models.TaskPatch, error) {
 	}
 	p := models.TaskPatch{
 		Title: b.Title, Description: b.Description, Completed: b.Completed,
-		DueDateSet: b.DueDate != nil || b.nulls["due_date"], DueDate: due,
-		TagIDsSet: b.TagIDs != nil || b.nulls["tag_ids"], TagIDs: b.TagIDs,
+		DueDateSet: b.DueDate != nil || b.sentNull("due_date"), DueDate: due,
+		TagIDsSet: b.TagIDs != nil || b.sentNull("tag_ids"), TagIDs: b.TagIDs,
 	}
 	if b.Priority != nil {
 		priority := models.Priority(*b.Priority)
@@ -294,13 +300,13 @@ func (b *taskPatchBody) patch(val *Validator) (models.TaskPatch, error) {
 
 // applyNullDefaults turns members sent as null into their defaults.
 func (b *taskPatchBody) applyNullDefaults(p *models.TaskPatch) {
-	if b.Description == nil && b.nulls["description"] {
+	if b.Description == nil && b.sentNull("description") {
 		p.Description = new(string)
 	}
-	if b.Completed == nil && b.nulls["completed"] {
+	if b.Completed == nil && b.sentNull("completed") {
 		p.Completed = new(bool)
 	}
-	if b.Priority == nil && b.nulls["priority"] {
+	if b.Priority == nil && b.sentNull("priority") {
 		medium := models.PriorityMedium
 		p.Priority = &medium
 	}
@@ -335,14 +341,17 @@ func parseDueDate(raw *string) (*time.Time, []models.FieldError) {
 func taskFilter(c *fiber.Ctx) (models.TaskFilter, error) {
 	q := queryParams{c: c}
 	f := models.TaskFilter{
-		Completed: q.boolean("completed"),
-		TagID:     q.uuid("tag"),
-		Query:     q.text("q", models.MaxQueryLength),
-		DueBefore: q.time("due_before"),
-		DueAfter:  q.time("due_after"),
-		Sort:      models.TaskSort(q.oneOf("sort", string(models.SortCreatedDesc), sortNames())),
-		Limit:     int(q.integer("limit", models.DefaultTaskLimit, 1, models.MaxTaskLimit)),
-		Offset:    q.integer("offset", 0, 0, -1),
+		Completed:    q.boolean("completed"),
+		TagID:        q.uuid("tag"),
+		Query:        q.text("q", models.MaxQueryLength),
+		DueBefore:    q.time("due_before"),
+		DueAfter:     q.time("due_after"),
+		UpdatedAfter: q.time("updated_after"),
+		Due:          models.TaskDue(q.oneOf("due", "", []string{string(models.DueNone), string(models.DueOverdue)})),
+		Now:          time.Now(),
+		Sort:         models.TaskSort(q.oneOf("sort", string(models.SortCreatedDesc), sortNames())),
+		Limit:        int(q.integer("limit", models.DefaultTaskLimit, 1, models.MaxTaskLimit)),
+		Offset:       q.integer("offset", 0, 0, -1),
 	}
 	if priority := q.oneOf("priority", "", []string{"low", "medium", "high"}); priority != "" {
 		p := models.Priority(priority)
@@ -359,27 +368,33 @@ func sortNames() []string {
 	return names
 }
 
-// queryParams reads typed query parameters, remembering the first one of
-// the wrong type and every one out of range. An empty value is absent.
+// queryParams reads typed query parameters, remembering every one of the
+// wrong type and every one out of range. An empty value is absent.
 type queryParams struct {
-	c       *fiber.Ctx
-	badType error
-	invalid []models.FieldError
+	c        *fiber.Ctx
+	badTypes []models.FieldError
+	invalid  []models.FieldError
 }
 
 func (q *queryParams) wrongType(name, want string) {
-	if q.badType == nil {
-		q.badType = models.Errorf(models.CodeBadRequest, "query parameter %s must be %s", name, want)
-	}
+	q.badTypes = append(q.badTypes, models.FieldError{Field: name, Message: "must be " + want})
 }
 
 func (q *queryParams) outOfRange(name, message string) {
 	q.invalid = append(q.invalid, models.FieldError{Field: name, Message: message})
 }
 
+// err is nil when every parameter is fine. A parameter of the wrong type
+// makes it a 400 (the contract's status for that), which still names every
+// parameter at fault, those out of range included; otherwise a 422 does.
 func (q *queryParams) err() error {
-	if q.badType != nil {
-		return q.badType
+	if len(q.badTypes) > 0 {
+		first := q.badTypes[0]
+		return &models.Error{
+			Code:    models.CodeBadRequest,
+			Message: fmt.Sprintf("query parameter %s %s", first.Field, first.Message),
+			Fields:  slices.Concat(q.badTypes, q.invalid),
+		}
 	}
 	if len(q.invalid) > 0 {
 		return models.Invalid(q.invalid...)
@@ -529,6 +544,14 @@ func lowerAll(ids []string) []string {
 	return ids
 }
 
+// topLevelField is the member a field path starts with: "tag_ids[0]" → "tag_ids".
+func topLevelField(path string) string {
+	if i := strings.IndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return path
+}
+
 // nulProblem reports a NUL character in a text field: PostgreSQL cannot
 // store one, so it must be refused before it reaches the database.
 func nulProblem(field, value string) []models.FieldError {
@@ -539,41 +562,36 @@ func nulProblem(field, value string) []models.FieldError {
 }
 
 // validate runs the validator's rules on body together with the checks it
-// cannot express, and reports every problem in one validation error.
+// cannot express, and reports every problem in one validation error:
+// members of the wrong type first (when body embeds bodyMembers), then
+// the rules' and the extra problems of every other field (a member of the
+// wrong type was left at its zero value, which its rules would misjudge).
 func validate(val *Validator, body any, extra ...models.FieldError) error {
 	var problems []models.FieldError
+	if collector, ok := body.(memberCollector); ok {
+		problems = append(problems, collector.decodeProblems()...)
+	}
+	wrongType := map[string]bool{}
+	for _, p := range problems {
+		wrongType[p.Field] = true
+	}
 	err := val.Struct(body)
 	var invalid *models.Error
+	var found []models.FieldError
 	switch {
 	case err == nil:
 	case errors.As(err, &invalid) && invalid.Code == models.CodeInvalid:
-		problems = append(problems, invalid.Fields...)
+		found = invalid.Fields
 	default:
 		return err
 	}
-	problems = append(problems, extra...)
+	for _, p := range append(found, extra...) {
+		if !wrongType[topLevelField(p.Field)] {
+			problems = append(problems, p)
+		}
+	}
 	if len(problems) == 0 {
 		return nil
 	}
 	return models.Invalid(problems...)
-}
-
-// nullMembers returns the names (lower-cased, as encoding/json matches
-// names ignoring case) of the members of a JSON object that are null. A
-// body that is not an object is rejected as the wrong type.
-func nullMembers(data []byte) (map[string]bool, error) {
-	if trimmed := bytes.TrimSpace(data); len(trimmed) == 0 || trimmed[0] != '{' {
-		return nil, &json.UnmarshalTypeError{Value: "non-object", Type: reflect.TypeFor[map[string]any]()}
-	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(data, &members); err != nil {
-		return nil, err
-	}
-	nulls := map[string]bool{}
-	for name, value := range members {
-		if string(value) == "null" {
-			nulls[strings.ToLower(name)] = true
-		}
-	}
-	return nulls, nil
 }

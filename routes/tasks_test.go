@@ -36,7 +36,7 @@ func call(t testing.TB, s *apptest.Server, u user, method, path string, body any
 }
 
 var (
-	taskKeys = []string{"id", "title", "description", "completed", "priority", "due_date", "tags", "created_at", "updated_at", "completed_at"}
+	taskKeys = []string{"id", "title", "description", "completed", "priority", "due_date", "tags", "created_at", "updated_at", "completed_at", "version"}
 	tagKeys  = []string{"id", "name", "color", "task_count", "created_at"}
 )
 
