@@ -45,13 +45,15 @@ func NormalizeEmail(email string) string {
 	return norm.NFKC.String(strings.ToLower(norm.NFKC.String(strings.TrimSpace(email))))
 }
 
-// HasInvisibleRunes reports whether s holds a character that shows as
-// nothing or as a space (zero-width spaces and joiners, the soft hyphen, a
-// byte order mark, controls, separators, variation selectors): two emails
-// that differ only by one look the same to a person.
+// HasInvisibleRunes reports whether s holds a character beyond ASCII that
+// shows as nothing or as a space (zero-width spaces and joiners, the soft
+// hyphen, a byte order mark, controls, separators, variation selectors):
+// two emails that differ only by one look the same to a person. ASCII
+// spaces and controls are left to the email syntax check, which refuses
+// them already.
 func HasInvisibleRunes(s string) bool {
 	for _, r := range s {
-		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Z, unicode.Variation_Selector) {
+		if r > unicode.MaxASCII && unicode.In(r, unicode.Cc, unicode.Cf, unicode.Z, unicode.Variation_Selector) {
 			return true
 		}
 	}
