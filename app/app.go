@@ -15,6 +15,7 @@ import (
 
 	"taskflow/config"
 	"taskflow/database"
+	"taskflow/metrics"
 	"taskflow/middleware"
 	"taskflow/routes"
 )
@@ -37,12 +38,18 @@ type Deps struct {
 	// shared by replicas (see OpenRedis); nil counts in this process's
 	// memory.
 	Redis *redis.Client
+	// Metrics is the server's registry (see NewMetrics); nil gives this
+	// app one of its own.
+	Metrics *metrics.Metrics
 }
 
 // New builds the whole application: Fiber's settings, the middleware chain
 // in order, and every route group.
 func New(d Deps) *fiber.App {
 	cfg := d.Config
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics(d.Config, d.DB, d.Version)
+	}
 	app := fiber.New(fiber.Config{
 		ErrorHandler:            errorHandler(d.Logger, requestIDs{of: middleware.RequestIDFrom, assign: assignRequestID(cfg.IsProduction())}),
 		Immutable:               true, // values from a Ctx stay valid after the handler returns
@@ -64,6 +71,9 @@ func New(d Deps) *fiber.App {
 	app.Server().CloseOnShutdown = true
 
 	app.Use(middleware.RequestID())
+	// Counted outside the access log, so every request the log shows is
+	// counted with the status the client got.
+	app.Use(d.Metrics.Requests())
 	app.Use(middleware.AccessLog(d.Logger))
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: logPanic(d.Logger)}))
 	app.Use(middleware.SecurityHeaders(cfg.IsProduction()))
@@ -81,6 +91,7 @@ func New(d Deps) *fiber.App {
 		routes.Docs(app)
 	}
 	routes.Service(app, info, func(ctx context.Context) error { return database.Ping(ctx, d.DB) }, cfg.HealthTimeout)
+	mountMetrics(app, cfg, d.Metrics)
 
 	api := app.Group("/api/v1", middleware.Deadline(cfg.DBQueryTimeout))
 	// API route groups.

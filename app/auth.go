@@ -37,9 +37,9 @@ func mountAuth(app *fiber.App, api fiber.Router, d Deps) fiber.Handler {
 		Failures:      auth.NewLoginThrottle(d.Redis, cfg.LoginFailLimit, loginFailureWindow, d.Logger),
 		Validate:      routes.NewValidator(),
 		Guard:         guard,
-		RegisterLimit: middleware.RateLimit("register", cfg.AuthRateLimit, authRateWindow, limits),
-		LoginLimit:    middleware.RateLimit("login", cfg.AuthRateLimit, authRateWindow, limits),
-		TokenLimit:    middleware.RateLimit("token", cfg.AuthRateLimit*tokenLimitFactor, authRateWindow, limits),
+		RegisterLimit: middleware.RateLimit("register", cfg.AuthRateLimit, authRateWindow, limits, d.Metrics.RateLimited),
+		LoginLimit:    middleware.RateLimit("login", cfg.AuthRateLimit, authRateWindow, limits, d.Metrics.RateLimited),
+		TokenLimit:    middleware.RateLimit("token", cfg.AuthRateLimit*tokenLimitFactor, authRateWindow, limits, d.Metrics.RateLimited),
 	})
 	return guard
 }
@@ -64,7 +64,9 @@ func authConfig(app *fiber.App, d Deps) auth.Config {
 		BetterAuthSecret: []byte(cfg.BetterAuthSecret.Reveal()),
 		BetterAuthURL:    cfg.BetterAuthURL,
 		Logger:           d.Logger,
+		Refused:          d.Metrics.AuthFailed,
 	}
+	d.Metrics.AuthFailureReasons(auth.RefusalReasons...)
 	if cfg.AuthJWKSURL != "" {
 		jwks := auth.NewJWKS(auth.JWKSConfig{URL: cfg.AuthJWKSURL, Logger: d.Logger})
 		jwks.Start()

@@ -52,6 +52,9 @@ type Config struct {
 	JWKS *JWKS
 	// Logger receives the reason a token was refused, at debug level.
 	Logger *slog.Logger
+	// Refused, when set, is told which of RefusalReasons each refusal was
+	// (the metrics count them).
+	Refused func(reason string)
 }
 
 // tokenKind says which of the accepted issuers a token claims to come from;
@@ -106,6 +109,9 @@ func (c *tokenClaims) Validate() error {
 func Guard(cfg Config) fiber.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Refused == nil {
+		cfg.Refused = func(string) {}
 	}
 	g := guard{cfg: cfg}
 	return jwtware.New(jwtware.Config{
@@ -212,6 +218,7 @@ func (g guard) success(c *fiber.Ctx) error {
 }
 
 func (g guard) failure(c *fiber.Ctx, err error) error {
+	g.cfg.Refused(refusalReason(err))
 	if errors.Is(err, jwtware.ErrJWTMissingOrMalformed) {
 		return unauthorized("", "a bearer token is required")
 	}

@@ -84,6 +84,10 @@ type Config struct {
 	IdleTimeout     time.Duration `env:"IDLE_TIMEOUT" envDefault:"60s"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
 
+	// MetricsToken is the bearer token GET /metrics wants in production;
+	// unset there, /metrics is not served.
+	MetricsToken Secret `env:"METRICS_TOKEN"`
+
 	MaxTasksPerUser int `env:"MAX_TASKS_PER_USER" envDefault:"10000"`
 	MaxTagsPerUser  int `env:"MAX_TAGS_PER_USER" envDefault:"500"`
 

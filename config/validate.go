@@ -48,6 +48,24 @@ func (c Config) validate() []string {
 	}
 	if c.IsProduction() {
 		problems = append(problems, c.validateProduction()...)
+		problems = append(problems, c.validateOperationSecrets()...)
+	}
+	return problems
+}
+
+// validateOperationSecrets checks, in production, the optional secrets of
+// operations: each one set must be as long as the required secrets.
+func (c Config) validateOperationSecrets() []string {
+	var problems []string
+	for _, secret := range []struct {
+		name  string
+		value Secret
+	}{
+		{"METRICS_TOKEN", c.MetricsToken},
+	} {
+		if secret.value != "" && len(secret.value) < MinSecretLength {
+			problems = append(problems, fmt.Sprintf("%s: must be at least %d characters", secret.name, MinSecretLength))
+		}
 	}
 	return problems
 }
