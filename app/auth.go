@@ -63,8 +63,12 @@ func authConfig(app *fiber.App, d Deps) auth.Config {
 		Issuer:           cfg.JWTIssuer,
 		BetterAuthSecret: []byte(cfg.BetterAuthSecret.Reveal()),
 		BetterAuthURL:    cfg.BetterAuthURL,
-		Logger:           d.Logger,
-		Refused:          d.Metrics.AuthFailed,
+
+		JWTSecretPrevious:        []byte(cfg.JWTSecretKeyPrevious.Reveal()),
+		BetterAuthSecretPrevious: []byte(cfg.BetterAuthSecretPrevious.Reveal()),
+
+		Logger:  d.Logger,
+		Refused: d.Metrics.AuthFailed,
 	}
 	d.Metrics.AuthFailureReasons(auth.RefusalReasons...)
 	if cfg.AuthJWKSURL != "" {

@@ -45,6 +45,11 @@ type Config struct {
 	// BetterAuthSecret, when set, verifies HS256 tokens of the frontend
 	// (the shared-secret setup).
 	BetterAuthSecret []byte
+	// JWTSecretPrevious and BetterAuthSecretPrevious, when set, are the
+	// secrets being rotated out: tokens they signed are still accepted,
+	// for the same issuer as the current secret only.
+	JWTSecretPrevious        []byte
+	BetterAuthSecretPrevious []byte
 	// BetterAuthURL, when set, is the iss and aud that frontend tokens
 	// must carry (for shared-secret tokens: iss and aud when present).
 	BetterAuthURL string
@@ -164,7 +169,7 @@ func (g guard) hmacKey(claims *tokenClaims) (any, error) {
 			return nil, errors.New("no secret for this API's tokens")
 		}
 		claims.kind = kindOwn
-		return g.cfg.JWTSecret, nil
+		return rotating(g.cfg.JWTSecret, g.cfg.JWTSecretPrevious), nil
 	}
 	if len(g.cfg.BetterAuthSecret) == 0 {
 		return nil, errors.New("unknown issuer")
@@ -173,7 +178,17 @@ func (g guard) hmacKey(claims *tokenClaims) (any, error) {
 		return nil, err
 	}
 	claims.kind = kindSharedHMAC
-	return g.cfg.BetterAuthSecret, nil
+	return rotating(g.cfg.BetterAuthSecret, g.cfg.BetterAuthSecretPrevious), nil
+}
+
+// rotating is the key of one issuer: its current secret, or while a
+// secret is rotated out, the set of both, which the JWT library tries in
+// order (current first).
+func rotating(current, previous []byte) any {
+	if len(previous) == 0 {
+		return current
+	}
+	return jwt.VerificationKeySet{Keys: []jwt.VerificationKey{current, previous}}
 }
 
 // checkFrontendIssuer checks iss and aud against BetterAuthURL when it is

@@ -70,6 +70,11 @@ type Config struct {
 	BetterAuthSecret Secret        `env:"BETTER_AUTH_SECRET"`
 	BetterAuthURL    string        `env:"BETTER_AUTH_URL"`
 	AuthJWKSURL      string        `env:"AUTH_JWKS_URL"`
+	// JWTSecretKeyPrevious and BetterAuthSecretPrevious are secrets being
+	// rotated out: tokens they signed are still accepted while new ones
+	// are signed (or expected to be) with the current secret.
+	JWTSecretKeyPrevious     Secret `env:"JWT_SECRET_KEY_PREVIOUS"`
+	BetterAuthSecretPrevious Secret `env:"BETTER_AUTH_SECRET_PREVIOUS"`
 
 	CORSOrigins    []string `env:"CORS_ORIGINS" envSeparator:","`
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
