@@ -126,6 +126,7 @@ func TestMetricsReportThePoolAuthFailuresAndRateLimits(t *testing.T) {
 		for _, token := range []string{"", "not-a-jwt", expired, forged} {
 			apptest.RequireProblem(t, s.Do(t, apptest.Request{Method: http.MethodGet, Path: "/api/v1/tasks", Token: token}), http.StatusUnauthorized)
 		}
+		apptest.RequireStatus(t, s.Do(t, apptest.Request{Method: http.MethodGet, Path: "/api/v1/tasks", Token: apptest.Token(t, "u")}), http.StatusOK)
 		login := apptest.Request{Method: http.MethodPost, Path: "/api/v1/auth/login", Body: map[string]string{"email": "a@example.com", "password": "wrong password"}}
 		for range 2 {
 			s.Do(t, login)
@@ -137,6 +138,18 @@ func TestMetricsReportThePoolAuthFailuresAndRateLimits(t *testing.T) {
 			if got := value(families, "taskflow_auth_failures_total", "reason", reason); got != want {
 				t.Errorf("auth failures %s = %v, want %v", reason, got, want)
 			}
+		}
+		// The guard answers before any route: the group's prefix is the label.
+		if got := value(families, "taskflow_http_requests_total", "route", "/api/v1/tasks/*", "method", "GET", "status", "401"); got != 4 {
+			t.Errorf("GET /api/v1/tasks/* 401 = %v, want 4", got)
+		}
+		// A group's root route is labelled as documented, without its slash.
+		if got := value(families, "taskflow_http_requests_total", "route", "/api/v1/tasks", "method", "GET", "status", "200"); got != 1 {
+			t.Errorf("GET /api/v1/tasks 200 = %v, want 1", got)
+		}
+		// A limit in a route's own chain keeps the route's label.
+		if got := value(families, "taskflow_http_requests_total", "route", "/api/v1/auth/login", "method", "POST", "status", "429"); got != 1 {
+			t.Errorf("POST /api/v1/auth/login 429 = %v, want 1", got)
 		}
 		if got := value(families, "taskflow_rate_limited_total", "limit", "login"); got != 1 {
 			t.Errorf("rate-limited logins = %v, want 1", got)

@@ -38,35 +38,61 @@ func (m *Metrics) Requests() fiber.Handler {
 	}
 }
 
-// routeTemplates tells a route that answers requests from a middleware's
-// (app.Use): after an unmatched request c.Route() is the last middleware
-// that ran, whose path is a prefix such as /, not a route. The routes
+// routeTemplates names the route that answered a request. c.Route() is
+// the last route that ran: a route proper, or, when none was reached, a
+// middleware's (app.Use), whose path is a prefix. A request that only the
+// app-wide middleware saw (no route matched) is Unmatched; one that a
+// group's middleware answered before any route (the guard's 401, say) is
+// labelled with the group's prefix, /api/v1/tasks/*. The routes
 // GetRoutes(true) lists (middleware left out) are copies, but a copy
 // shares its handler slice with the route it copies, so the address of
-// the first handler identifies a route. The set is read from the app on
-// the first request, when every route is registered.
+// the first handler identifies a route. The table is built on the first
+// request, when every route is registered; after that a label is one map
+// lookup.
 type routeTemplates struct {
-	once    sync.Once
-	handled map[*fiber.Handler]string // first handler of a route → its path
+	once   sync.Once
+	labels map[*fiber.Handler]string // first handler of a route → its label
 }
 
 func (r *routeTemplates) label(c *fiber.Ctx) string {
-	r.once.Do(func() {
-		r.handled = map[*fiber.Handler]string{}
-		for _, route := range c.App().GetRoutes(true) {
-			if len(route.Handlers) > 0 {
-				r.handled[&route.Handlers[0]] = route.Path
-			}
-		}
-	})
+	r.once.Do(func() { r.labels = routeLabels(c.App()) })
 	handlers := c.Route().Handlers
 	if len(handlers) == 0 {
 		return Unmatched
 	}
-	if path, ok := r.handled[&handlers[0]]; ok {
-		return path
+	if label, ok := r.labels[&handlers[0]]; ok {
+		return label
 	}
 	return Unmatched
+}
+
+func routeLabels(app *fiber.App) map[*fiber.Handler]string {
+	labels := map[*fiber.Handler]string{}
+	for _, route := range app.GetRoutes(true) {
+		if len(route.Handlers) > 0 {
+			labels[&route.Handlers[0]] = template(route.Path)
+		}
+	}
+	for _, routes := range app.Stack() {
+		for _, route := range routes {
+			if len(route.Handlers) == 0 || route.Path == "/" {
+				continue // the app-wide middleware: Unmatched
+			}
+			if _, isRoute := labels[&route.Handlers[0]]; !isRoute {
+				labels[&route.Handlers[0]] = template(route.Path) + "/*"
+			}
+		}
+	}
+	return labels
+}
+
+// template is a route's path as the API documents it: a group's root
+// route (/api/v1/tasks/) without its trailing slash.
+func template(path string) string {
+	if trimmed := strings.TrimSuffix(path, "/"); trimmed != "" {
+		return trimmed
+	}
+	return path
 }
 
 // Handler serves the registry in Prometheus' text format. With a token
