@@ -2,14 +2,14 @@ package metrics
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"taskflow/models"
 )
@@ -98,9 +98,8 @@ func template(path string) string {
 // Handler serves the registry in Prometheus' text format. With a token
 // (production) it answers only requests bearing it; without one it is open.
 func (m *Metrics) Handler(token string) fiber.Handler {
-	serve := adaptor.HTTPHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
 	if token == "" {
-		return serve
+		return m.serve
 	}
 	want := []byte(token)
 	return func(c *fiber.Ctx) error {
@@ -108,7 +107,29 @@ func (m *Metrics) Handler(token string) fiber.Handler {
 		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			return models.Errorf(models.CodeUnauthorized, "the metrics token is missing or wrong")
 		}
-		c.Set(fiber.HeaderCacheControl, "no-store")
-		return serve(c)
+		return m.serve(c)
 	}
+}
+
+// textFormat is the exposition format served: the text format every
+// Prometheus reads.
+var textFormat = expfmt.NewFormat(expfmt.TypeTextPlain)
+
+// serve writes every series of the registry. It encodes with expfmt
+// rather than through promhttp, whose compression codecs (zstd among them)
+// would add megabytes to the binary for a page of text.
+func (m *Metrics) serve(c *fiber.Ctx) error {
+	families, err := m.registry.Gather()
+	if err != nil {
+		return fmt.Errorf("gather metrics: %w", err)
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, string(textFormat))
+	encoder := expfmt.NewEncoder(c.Response().BodyWriter(), textFormat)
+	for _, family := range families {
+		if err := encoder.Encode(family); err != nil {
+			return fmt.Errorf("encode metrics: %w", err)
+		}
+	}
+	return nil
 }
