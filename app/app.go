@@ -16,6 +16,7 @@ import (
 	"taskflow/auth"
 	"taskflow/config"
 	"taskflow/database"
+	"taskflow/metrics"
 	"taskflow/middleware"
 	"taskflow/routes"
 )
@@ -42,12 +43,18 @@ type Deps struct {
 	// auth.Revocations); Server starts one. Nil builds one that is never
 	// polled, so every authenticated request reads the database.
 	Revocations *auth.Revocations
+	// Metrics is the server's registry (see NewMetrics); nil gives this
+	// app one of its own.
+	Metrics *metrics.Metrics
 }
 
 // New builds the whole application: Fiber's settings, the middleware chain
 // in order, and every route group.
 func New(d Deps) *fiber.App {
 	cfg := d.Config
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics(d.Config, d.DB, d.Version)
+	}
 	app := fiber.New(fiber.Config{
 		ErrorHandler:            errorHandler(d.Logger, requestIDs{of: middleware.RequestIDFrom, assign: assignRequestID(cfg.IsProduction())}),
 		Immutable:               true, // values from a Ctx stay valid after the handler returns
@@ -69,6 +76,9 @@ func New(d Deps) *fiber.App {
 	app.Server().CloseOnShutdown = true
 
 	app.Use(middleware.RequestID())
+	// Counted outside the access log, so every request the log shows is
+	// counted with the status the client got.
+	app.Use(d.Metrics.Requests())
 	app.Use(middleware.AccessLog(d.Logger))
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: logPanic(d.Logger)}))
 	app.Use(middleware.SecurityHeaders(cfg.IsProduction()))
@@ -86,6 +96,7 @@ func New(d Deps) *fiber.App {
 		routes.Docs(app)
 	}
 	routes.Service(app, info, func(ctx context.Context) error { return database.Ping(ctx, d.DB) }, cfg.HealthTimeout)
+	mountMetrics(app, cfg, d.Metrics)
 
 	api := app.Group("/api/v1", middleware.Deadline(cfg.DBQueryTimeout), middleware.NoStore())
 	// API route groups.

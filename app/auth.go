@@ -39,9 +39,9 @@ func mountAuth(app *fiber.App, api fiber.Router, d Deps) fiber.Handler {
 		Validate:      routes.NewValidator(),
 		Guard:         guard,
 		Revocations:   guardConfig.Revocations,
-		RegisterLimit: middleware.RateLimit("register", cfg.AuthRateLimit, authRateWindow, limits),
-		LoginLimit:    middleware.RateLimit("login", cfg.AuthRateLimit, authRateWindow, limits),
-		TokenLimit:    middleware.RateLimit("token", cfg.AuthRateLimit*tokenLimitFactor, authRateWindow, limits),
+		RegisterLimit: middleware.RateLimit("register", cfg.AuthRateLimit, authRateWindow, limits, d.Metrics.RateLimited),
+		LoginLimit:    middleware.RateLimit("login", cfg.AuthRateLimit, authRateWindow, limits, d.Metrics.RateLimited),
+		TokenLimit:    middleware.RateLimit("token", cfg.AuthRateLimit*tokenLimitFactor, authRateWindow, limits, d.Metrics.RateLimited),
 	})
 	return guard
 }
@@ -67,12 +67,16 @@ func authConfig(app *fiber.App, d Deps) auth.Config {
 		BetterAuthURL:    cfg.BetterAuthURL,
 		Logger:           d.Logger,
 		Revocations:      d.Revocations,
+		Refused:          d.Metrics.AuthFailed,
 
-		ExternalTokenMaxAge: cfg.ExternalTokenMaxAge,
+		JWTSecretPrevious:        []byte(cfg.JWTSecretKeyPrevious.Reveal()),
+		BetterAuthSecretPrevious: []byte(cfg.BetterAuthSecretPrevious.Reveal()),
+		ExternalTokenMaxAge:      cfg.ExternalTokenMaxAge,
 	}
 	if ac.Revocations == nil {
 		ac.Revocations = auth.NewRevocations(database.NewCutoffs(d.DB), d.Logger)
 	}
+	d.Metrics.AuthFailureReasons(auth.RefusalReasons...)
 	if cfg.AuthJWKSURL != "" {
 		jwks := auth.NewJWKS(auth.JWKSConfig{URL: cfg.AuthJWKSURL, Logger: d.Logger})
 		jwks.Start()

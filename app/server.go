@@ -15,6 +15,7 @@ import (
 	"taskflow/auth"
 	"taskflow/config"
 	"taskflow/database"
+	"taskflow/metrics"
 )
 
 // connectTimeout bounds start-up's first connection to the database.
@@ -35,6 +36,7 @@ type Server struct {
 	started time.Time
 
 	db        *gorm.DB
+	metrics   *metrics.Metrics
 	redis     *redis.Client
 	ownsRedis bool // redis was opened here, so Close closes it
 	app       *fiber.App
@@ -73,7 +75,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, version stri
 	if err := s.open(ctx); err != nil {
 		return nil, errors.Join(err, s.closeDeps())
 	}
-	s.app = New(Deps{Config: cfg, DB: s.db, Logger: log, Version: version, Started: s.started, Redis: s.redis, Revocations: s.revocations})
+	s.metrics = NewMetrics(cfg, s.db, version)
+	s.app = New(Deps{Config: cfg, DB: s.db, Logger: log, Version: version, Started: s.started, Redis: s.redis,
+		Revocations: s.revocations, Metrics: s.metrics})
 	return s, nil
 }
 
@@ -121,6 +125,9 @@ func (s *Server) Addr() net.Addr { return s.listener.Addr() }
 // Stopped receives the result of serving once it ends. Before Shutdown
 // that is a failure to report: the server stopped on its own.
 func (s *Server) Stopped() <-chan error { return s.served }
+
+// Metrics is the server's registry, the one GET /metrics serves.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 
 // DB is the server's database.
 func (s *Server) DB() *gorm.DB { return s.db }

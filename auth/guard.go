@@ -45,6 +45,11 @@ type Config struct {
 	// BetterAuthSecret, when set, verifies HS256 tokens of the frontend
 	// (the shared-secret setup).
 	BetterAuthSecret []byte
+	// JWTSecretPrevious and BetterAuthSecretPrevious, when set, are the
+	// secrets being rotated out: tokens they signed are still accepted,
+	// for the same issuer as the current secret only.
+	JWTSecretPrevious        []byte
+	BetterAuthSecretPrevious []byte
 	// BetterAuthURL, when set, is the iss and aud that frontend tokens
 	// must carry (for shared-secret tokens: iss and aud when present).
 	BetterAuthURL string
@@ -58,6 +63,9 @@ type Config struct {
 	// Revocations, when set, refuses tokens issued before their user's
 	// cutoff (account deleted, password changed, logged out everywhere).
 	Revocations *Revocations
+	// Refused, when set, is told which of RefusalReasons each refusal was
+	// (the metrics count them).
+	Refused func(reason string)
 }
 
 // tokenKind says which of the accepted issuers a token claims to come from;
@@ -151,6 +159,9 @@ func Guard(cfg Config) fiber.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Refused == nil {
+		cfg.Refused = func(string) {}
+	}
 	g := guard{cfg: cfg}
 	return jwtware.New(jwtware.Config{
 		Claims:         &tokenClaims{},
@@ -208,7 +219,7 @@ func (g guard) hmacKey(claims *tokenClaims) (any, error) {
 			return nil, errors.New("no secret for this API's tokens")
 		}
 		claims.kind = kindOwn
-		return g.cfg.JWTSecret, nil
+		return rotating(g.cfg.JWTSecret, g.cfg.JWTSecretPrevious), nil
 	}
 	if len(g.cfg.BetterAuthSecret) == 0 {
 		return nil, errors.New("unknown issuer")
@@ -217,7 +228,17 @@ func (g guard) hmacKey(claims *tokenClaims) (any, error) {
 		return nil, err
 	}
 	claims.kind = kindSharedHMAC
-	return g.cfg.BetterAuthSecret, nil
+	return rotating(g.cfg.BetterAuthSecret, g.cfg.BetterAuthSecretPrevious), nil
+}
+
+// rotating is the key of one issuer: its current secret, or while a
+// secret is rotated out, the set of both, which the JWT library tries in
+// order (current first).
+func rotating(current, previous []byte) any {
+	if len(previous) == 0 {
+		return current
+	}
+	return jwt.VerificationKeySet{Keys: []jwt.VerificationKey{current, previous}}
 }
 
 // checkFrontendIssuer checks iss and aud against BetterAuthURL when it is
@@ -317,6 +338,7 @@ func (g guard) frontendIssuer(claims *tokenClaims) string {
 }
 
 func (g guard) failure(c *fiber.Ctx, err error) error {
+	g.cfg.Refused(refusalReason(err))
 	if errors.Is(err, jwtware.ErrJWTMissingOrMalformed) {
 		return unauthorized("", "a bearer token is required")
 	}

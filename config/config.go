@@ -77,6 +77,11 @@ type Config struct {
 	// SessionMaxAge is a refresh family's absolute lifetime, counted from
 	// the login that began it; refreshing never extends it.
 	SessionMaxAge time.Duration `env:"SESSION_MAX_AGE" envDefault:"2160h"`
+	// JWTSecretKeyPrevious and BetterAuthSecretPrevious are secrets being
+	// rotated out: tokens they signed are still accepted while new ones
+	// are signed (or expected to be) with the current secret.
+	JWTSecretKeyPrevious     Secret `env:"JWT_SECRET_KEY_PREVIOUS"`
+	BetterAuthSecretPrevious Secret `env:"BETTER_AUTH_SECRET_PREVIOUS"`
 
 	CORSOrigins    []string `env:"CORS_ORIGINS" envSeparator:","`
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
@@ -90,6 +95,10 @@ type Config struct {
 	WriteTimeout    time.Duration `env:"WRITE_TIMEOUT" envDefault:"15s"`
 	IdleTimeout     time.Duration `env:"IDLE_TIMEOUT" envDefault:"60s"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+
+	// MetricsToken is the bearer token GET /metrics wants in production;
+	// unset there, /metrics is not served.
+	MetricsToken Secret `env:"METRICS_TOKEN"`
 
 	MaxTasksPerUser int `env:"MAX_TASKS_PER_USER" envDefault:"10000"`
 	MaxTagsPerUser  int `env:"MAX_TAGS_PER_USER" envDefault:"500"`

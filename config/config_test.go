@@ -434,3 +434,13 @@ func TestDevelopmentWarnsAboutARemoteDatabase(t *testing.T) {
 		})
 	}
 }
+
+func TestProductionRefusesWeakOperationSecrets(t *testing.T) {
+	for _, name := range []string{"JWT_SECRET_KEY_PREVIOUS", "BETTER_AUTH_SECRET_PREVIOUS", "METRICS_TOKEN"} {
+		_, err := load(with(production(), map[string]string{name: strings.Repeat("ab", 20)}))
+		want := name + ": looks typed rather than random (too few different characters, or a repeated pattern); generate one with openssl rand -hex 32"
+		if got := problemsOf(t, err); !slices.Equal(got, []string{want}) {
+			t.Errorf("%s: problems %q, want %q", name, got, want)
+		}
+	}
+}

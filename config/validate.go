@@ -49,6 +49,51 @@ func (c Config) validate() []string {
 	}
 	if c.IsProduction() {
 		problems = append(problems, c.validateProduction()...)
+		problems = append(problems, c.validateOperationSecrets()...)
+	}
+	return problems
+}
+
+// validateOperationSecrets checks, in production, the optional secrets of
+// operations: the metrics token and the secrets being rotated out. Each
+// one set must be as long as the required secrets; a previous secret
+// needs its current one; and no secret of one issuer may be a secret of
+// the other, or a holder of the frontend's secret could sign this API's
+// tokens.
+func (c Config) validateOperationSecrets() []string {
+	var problems []string
+	for _, secret := range []struct {
+		name  string
+		value Secret
+	}{
+		{"JWT_SECRET_KEY_PREVIOUS", c.JWTSecretKeyPrevious},
+		{"BETTER_AUTH_SECRET_PREVIOUS", c.BetterAuthSecretPrevious},
+		{"METRICS_TOKEN", c.MetricsToken},
+	} {
+		switch {
+		case secret.value == "":
+		case len(secret.value) < MinSecretLength:
+			problems = append(problems, fmt.Sprintf("%s: must be at least %d characters", secret.name, MinSecretLength))
+		case isWeakSecret(secret.value.Reveal()):
+			problems = append(problems, weakSecretProblem(secret.name))
+		}
+	}
+	if c.BetterAuthSecretPrevious != "" && c.BetterAuthSecret == "" {
+		problems = append(problems, "BETTER_AUTH_SECRET_PREVIOUS: needs BETTER_AUTH_SECRET, the secret that replaces it")
+	}
+	// BETTER_AUTH_SECRET against JWT_SECRET_KEY is the production check's;
+	// these are the pairs a previous secret adds.
+	for _, pair := range []struct {
+		frontend, own           string
+		frontendValue, ownValue Secret
+	}{
+		{"BETTER_AUTH_SECRET", "JWT_SECRET_KEY_PREVIOUS", c.BetterAuthSecret, c.JWTSecretKeyPrevious},
+		{"BETTER_AUTH_SECRET_PREVIOUS", "JWT_SECRET_KEY", c.BetterAuthSecretPrevious, c.JWTSecretKey},
+		{"BETTER_AUTH_SECRET_PREVIOUS", "JWT_SECRET_KEY_PREVIOUS", c.BetterAuthSecretPrevious, c.JWTSecretKeyPrevious},
+	} {
+		if pair.frontendValue != "" && pair.frontendValue == pair.ownValue {
+			problems = append(problems, pair.frontend+": must differ from "+pair.own)
+		}
 	}
 	return problems
 }

@@ -62,6 +62,7 @@ var contractOperations = map[string][]string{
 	"/":                       {"GET"},
 	"/health":                 {"GET"},
 	"/health/live":            {"GET"},
+	"/metrics":                {"GET"},
 	"/openapi.json":           {"GET"},
 	"/docs":                   {"GET"},
 	"/redoc":                  {"GET"},

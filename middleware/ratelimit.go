@@ -26,8 +26,9 @@ const keyPrefix = "taskflow:ratelimit:"
 // under a per-process lock, so replicas sharing Redis can each let through
 // a request the other was counting at the same instant. The limit is
 // approximate by at most the number of replicas, which is fine for a
-// brute-force brake.
-func RateLimit(name string, max int, window time.Duration, storage fiber.Storage) fiber.Handler {
+// brute-force brake. refused, when not nil, is told name at each refusal
+// (the metrics count them).
+func RateLimit(name string, max int, window time.Duration, storage fiber.Storage, refused func(limit string)) fiber.Handler {
 	return limiter.New(limiter.Config{
 		Max:        max,
 		Expiration: window,
@@ -36,6 +37,9 @@ func RateLimit(name string, max int, window time.Duration, storage fiber.Storage
 			return keyPrefix + name + ":" + ClientIP(c)
 		},
 		LimitReached: func(c *fiber.Ctx) error {
+			if refused != nil {
+				refused(name)
+			}
 			// The limiter has put the seconds until its window ends in
 			// Retry-After; the error takes them to the error handler.
 			seconds, _ := strconv.Atoi(c.GetRespHeader(fiber.HeaderRetryAfter))

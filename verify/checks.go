@@ -231,6 +231,45 @@ func (t *target) servedDocs(ctx context.Context) ([]string, error) {
 	return served, nil
 }
 
+const metricsPath = "/metrics"
+
+// checkMetricsProtected: GET /metrics is not open to the public. In
+// production it answers 404 (no METRICS_TOKEN set) or a 401 problem, both
+// without a token and with a wrong one; outside production it is open,
+// which the check reports as the misconfiguration it is.
+func checkMetricsProtected(ctx context.Context, t *target) error {
+	environment, err := t.environment(ctx)
+	if err != nil {
+		return err
+	}
+	attempts := []struct{ what, token string }{
+		{"without a token", ""},
+		{"with a wrong token", "not-the-metrics-token-0123456789abcdef"},
+	}
+	for _, a := range attempts {
+		resp, err := t.api.WithToken(a.token).Do(ctx, client.Request{Method: http.MethodGet, Path: metricsPath})
+		if err != nil {
+			return err
+		}
+		switch {
+		case resp.Status == http.StatusNotFound:
+			if problem := problemDocumentProblem(resp); problem != "" {
+				return fmt.Errorf("GET %s %s: %s", metricsPath, a.what, problem)
+			}
+		case resp.Status == http.StatusUnauthorized:
+			if problem := unauthorizedProblem(resp); problem != "" {
+				return fmt.Errorf("GET %s %s: %s", metricsPath, a.what, problem)
+			}
+		case environment != "production":
+			return fmt.Errorf(`GET %s %s answered %d: open, as outside production; GET / reports environment %q: set ENVIRONMENT=production (and METRICS_TOKEN for Prometheus)`,
+				metricsPath, a.what, resp.Status, environment)
+		default:
+			return fmt.Errorf("GET %s %s answered %d, want 401 or 404: the metrics must not be public", metricsPath, a.what, resp.Status)
+		}
+	}
+	return nil
+}
+
 // securityHeaders are the headers every answer carries, with the value each
 // must have ("" = any non-empty value).
 var securityHeaders = []struct{ name, want string }{

@@ -1,6 +1,6 @@
 // Package verify checks a live TaskFlow deployment from the outside, the
 // way its frontend and its users see it: health, CORS, authentication, user
-// isolation, hidden docs and security headers. `taskflow verify` runs it.
+// isolation, hidden docs, protected metrics and security headers. `taskflow verify` runs it.
 //
 // Every check is timed and reported PASS or FAIL, with the reason of a failure. The
 // whole run is bounded: each request by a timeout, the run by a deadline,
@@ -133,6 +133,7 @@ func checks() []check {
 		{"auth-required", checkAuthRequired},
 		{"isolation", checkIsolation},
 		{"docs-hidden", checkDocsHidden},
+		{"metrics-protected", checkMetricsProtected},
 		{"security-headers", checkSecurityHeaders},
 	}
 }

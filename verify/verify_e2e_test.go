@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,7 +36,11 @@ func TestMain(m *testing.M) { apptest.RunMain(m) }
 
 func TestVerifyAgainstProductionServer(t *testing.T) {
 	db := apptest.Postgres(t)
-	srv := startServer(t, productionEnv(db.URL))
+	env := productionEnv(db.URL)
+	// Metrics served to their token: verify sees 401s (the other tests'
+	// servers have none, and verify sees 404s).
+	env["METRICS_TOKEN"] = "verify-e2e-metrics-token-0123456789abcdef"
+	srv := startServer(t, env)
 
 	t.Run("every check passes", func(t *testing.T) {
 		run := runVerify(t, map[string]string{"TASKFLOW_VERIFY_JWT_SECRET": jwtSecret},
@@ -120,8 +125,9 @@ func TestVerifyFailsCORSForAnUnlistedOrigin(t *testing.T) {
 	run.requireLastLine(t, fmt.Sprintf("%d passed, 1 failed", len(verify.Checks())-1))
 }
 
-// A deployment left in development mode serves its docs: verify fails the
-// docs check, saying so, and the other checks still pass.
+// A deployment left in development mode serves its docs and its metrics:
+// verify fails the docs and metrics checks, saying so, and the other
+// checks still pass.
 func TestVerifyFailsDocsOutsideProduction(t *testing.T) {
 	env := productionEnv(apptest.SQLite(t).URL)
 	env["ENVIRONMENT"] = "development"
@@ -131,7 +137,8 @@ func TestVerifyFailsDocsOutsideProduction(t *testing.T) {
 	run.requireExit(t, 1)
 	run.requireRow(t, "docs-hidden", verify.Fail, `environment "development", not "production"`)
 	run.requireRow(t, "docs-hidden", verify.Fail, "docs served at /docs (200)")
-	for _, name := range except(verify.Checks(), "docs-hidden") {
+	run.requireRow(t, "metrics-protected", verify.Fail, `GET /metrics without a token answered 200: open, as outside production`)
+	for _, name := range except(verify.Checks(), "docs-hidden", "metrics-protected") {
 		run.requireRow(t, name, verify.Pass, "")
 	}
 }
@@ -291,10 +298,10 @@ func environ(env map[string]string) []string {
 	return append(proc.Environ(env), "PATH="+os.Getenv("PATH"))
 }
 
-func except(names []string, drop string) []string {
+func except(names []string, drop ...string) []string {
 	var out []string
 	for _, n := range names {
-		if n != drop {
+		if !slices.Contains(drop, n) {
 			out = append(out, n)
 		}
 	}
