@@ -19,10 +19,9 @@ import (
 )
 
 // bouncerURL returns the URL of database name through the PgBouncer of
-// TEST_PGBOUNCER_URL (transaction pooling), with the pgx setting that
-// PgBouncer before 1.21 needs: it cannot carry prepared statements from one
-// transaction to the next, so pgx must not cache them.
-func bouncerURL(t *testing.T, name string) string {
+// TEST_PGBOUNCER_URL (transaction pooling), with the given extra query
+// settings: none is the URL an operator pastes.
+func bouncerURL(t *testing.T, name string, settings url.Values) string {
 	t.Helper()
 	base := os.Getenv("TEST_PGBOUNCER_URL")
 	if base == "" {
@@ -37,7 +36,9 @@ func bouncerURL(t *testing.T, name string) string {
 	}
 	u.Path = "/" + name
 	q := u.Query()
-	q.Set("default_query_exec_mode", "exec")
+	for k, v := range settings {
+		q[k] = v
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }
@@ -54,9 +55,25 @@ func databaseName(t *testing.T, rawURL string) string {
 // TestThroughPgBouncer runs the app the way it runs behind a transaction
 // pooler: migrations (several at once, as replicas starting together do),
 // the health check, and API writes and reads, sequential and concurrent.
+//
+// With a plain URL the server finds out by itself that this PgBouncer
+// (Debian's 1.18) cannot carry prepared statements; with
+// default_query_exec_mode in the URL it does as the URL says.
 func TestThroughPgBouncer(t *testing.T) {
+	for name, c := range map[string]struct {
+		settings url.Values
+		wantMode string
+	}{
+		"plain URL":            {nil, `"mode":"unprepared"`},
+		"exec mode in the URL": {url.Values{"default_query_exec_mode": {"exec"}}, `"mode":"exec"`},
+	} {
+		t.Run(name, func(t *testing.T) { testThroughPgBouncer(t, c.settings, c.wantMode) })
+	}
+}
+
+func testThroughPgBouncer(t *testing.T, settings url.Values, wantMode string) {
 	pg := apptest.Postgres(t)
-	via := bouncerURL(t, databaseName(t, pg.URL))
+	via := bouncerURL(t, databaseName(t, pg.URL), settings)
 	ctx := context.Background()
 
 	// The advisory lock Migrate takes is transaction-scoped, so it holds
@@ -79,9 +96,59 @@ func TestThroughPgBouncer(t *testing.T) {
 
 	s := apptest.Start(t, apptest.Database{Name: "postgres", URL: via}, nil) // migrates once more
 	requireHealth(t, s.Do(t, apptest.Request{Method: http.MethodGet, Path: "/health"}), http.StatusOK, "ok", "ok")
+	if logs := s.Logs(); !strings.Contains(logs, `"msg":"database statement mode"`) || !strings.Contains(logs, wantMode) {
+		t.Fatalf("the log does not say the statement mode is %s:\n%s", wantMode, logs)
+	}
 
 	rawWriteAndRead(t, s.DB)
 	apiWritesAndReads(t, s)
+	apiUnderLoad(t, s)
+}
+
+// apiUnderLoad sends creates, lists, reads and updates from many clients
+// at once, more than the pool has connections, so the pooler moves the
+// server's connections between server processes all along: every answer
+// must be a success.
+func apiUnderLoad(t *testing.T, s *apptest.Server) {
+	t.Helper()
+	const clients, rounds = 16, 12
+	statuses := make(chan string, clients*rounds*4)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			token := apptest.Token(t, fmt.Sprintf("bouncer-load-%d", c%4))
+			for i := range rounds {
+				created := s.Do(t, apptest.Request{Method: http.MethodPost, Path: "/api/v1/tasks", Token: token,
+					Body: map[string]any{"title": fmt.Sprintf("load %d-%d", c, i)}})
+				statuses <- fmt.Sprint("create ", created.Status)
+				list := s.Do(t, apptest.Request{Method: http.MethodGet, Path: "/api/v1/tasks?limit=5&q=load", Token: token})
+				statuses <- fmt.Sprint("list ", list.Status)
+				if created.Status != http.StatusCreated {
+					continue
+				}
+				var task client.Task
+				created.JSON(t, &task)
+				get := s.Do(t, apptest.Request{Method: http.MethodGet, Path: "/api/v1/tasks/" + task.ID, Token: token})
+				statuses <- fmt.Sprint("get ", get.Status)
+				patch := s.Do(t, apptest.Request{Method: http.MethodPatch, Path: "/api/v1/tasks/" + task.ID, Token: token,
+					Body: map[string]any{"completed": true}})
+				statuses <- fmt.Sprint("patch ", patch.Status)
+			}
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[string]int{}
+	for status := range statuses {
+		counts[status]++
+	}
+	want := map[string]int{"create 201": clients * rounds, "list 200": clients * rounds, "get 200": clients * rounds, "patch 200": clients * rounds}
+	for status, n := range want {
+		if counts[status] != n {
+			t.Errorf("answers under load: %v, want %v", counts, want)
+			break
+		}
+	}
 }
 
 func openOrFail(t *testing.T, rawURL string) *gorm.DB {

@@ -33,7 +33,9 @@ func classify(err error) error {
 		return &models.Error{Code: models.CodeNotFound, Message: "not found", Cause: err}
 	case isUniqueViolation(err):
 		return &models.Error{Code: models.CodeConflict, Message: "already exists", Cause: err}
-	case isUnavailable(err):
+	case isUnavailable(err), isLostStatement(err):
+		// A lost prepared statement has switched the pool to unprepared
+		// statements (registerLostStatementWatch): a retry succeeds.
 		return models.Unavailable(err)
 	case isDataException(err):
 		return &models.Error{Code: models.CodeInvalid, Message: "a value in the request cannot be stored", Cause: err}

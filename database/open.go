@@ -39,6 +39,14 @@ func Open(ctx context.Context, opts Options) (*gorm.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	watch := func(*gorm.DB) {}
+	if !isSQLite {
+		pool, watchPool, err := openPostgres(ctx, opts.URL, opts.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("connect to database: %w", classify(err))
+		}
+		dialector, watch = postgres.New(postgres.Config{Conn: pool}), watchPool
+	}
 	db, err := gorm.Open(dialector, &gorm.Config{
 		// Stores open transactions where several rows change together; a
 		// transaction around every single statement costs two round trips.
@@ -50,6 +58,7 @@ func Open(ctx context.Context, opts Options) (*gorm.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", classify(err))
 	}
+	watch(db)
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -93,10 +102,9 @@ func dialectorFor(rawURL string) (gorm.Dialector, bool, error) {
 	lower := strings.ToLower(rawURL)
 	switch {
 	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
-		// pgx keeps its default statement cache: prepared statements are
-		// what make PostgreSQL fast here. Poolers that cannot carry them
-		// take default_query_exec_mode=exec in the URL, which pgx reads.
-		return postgres.New(postgres.Config{DSN: rawURL}), false, nil
+		// The pool itself is opened by openPostgres, which picks the
+		// statement mode; this only names the dialect.
+		return nil, false, nil
 	case rawURL == "":
 		return sqlite.Open(sqliteDSN(DefaultSQLitePath)), true, nil
 	case strings.HasPrefix(lower, "sqlite://"):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -426,5 +427,46 @@ func TestClassifyLostPostgres(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatalf("the pool did not recover after the database came back: %v", err)
+	}
+}
+
+// TestLostPreparedStatementsSwitchTheMode: when a statement fails because
+// the server connection lost its prepared statement (what a pooler the
+// probe misjudged would cause; DEALLOCATE ALL does the same on a direct
+// connection), the pool switches to unprepared statements for good and
+// replaces its connections, so the failure is not repeated; the one
+// failure is "unavailable" (a 503 the client may retry).
+func TestLostPreparedStatementsSwitchTheMode(t *testing.T) {
+	pg := apptest.Postgres(t)
+	logs := &apptest.LogBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	ctx := context.Background()
+	db, err := database.Open(ctx, database.Options{URL: pg.URL, MaxOpenConns: 1, MaxIdleConns: 1, ConnMaxLifetime: time.Hour, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = database.Close(db) })
+	if !strings.Contains(logs.String(), `"mode":"prepared"`) {
+		t.Fatalf("a direct connection should start with prepared statements; log:\n%s", logs)
+	}
+	query := func() error { return database.Ping(ctx, db) }
+	if err := query(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("DEALLOCATE ALL").Error; err != nil {
+		t.Fatal(err)
+	}
+	err = query()
+	if err == nil {
+		t.Fatal("the cached statement still ran after DEALLOCATE ALL: the test no longer reproduces a lost statement")
+	}
+	requireCodeOf(t, err, models.CodeUnavailable) // a 503, never a 500
+	for i := range 3 {
+		if err := query(); err != nil {
+			t.Fatalf("query %d after the switch: %v", i, err)
+		}
+	}
+	if !strings.Contains(logs.String(), `"mode":"unprepared"`) {
+		t.Fatalf("the switch was not logged:\n%s", logs)
 	}
 }

@@ -1,0 +1,240 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/gorm"
+)
+
+// Statement modes. pgx's default caches a prepared statement per query on
+// each connection: one round trip per query afterwards and half the
+// database's CPU. A transaction pooler that does not carry prepared
+// statements from one transaction to the next (PgBouncer before 1.21 in
+// transaction mode, Supavisor-style poolers) hands the next transaction a
+// server connection where that statement does not exist. There queries go
+// unprepared (pgx's exec mode: the extended protocol with the unnamed
+// statement, still one round trip).
+const (
+	modePrepared   = "prepared"
+	modeUnprepared = "unprepared"
+)
+
+// statementMode is the pool's current mode, shared by every connection.
+// It only ever moves from prepared to unprepared.
+type statementMode struct {
+	unprepared atomic.Bool
+	log        *slog.Logger
+}
+
+func (m *statementMode) name() string {
+	if m.unprepared.Load() {
+		return modeUnprepared
+	}
+	return modePrepared
+}
+
+// switchToUnprepared is called when a statement failed because the pooler
+// lost it. New connections are opened unprepared and pooled ones are
+// dropped at their next use, so the failure happens at most once per
+// connection the pool held.
+func (m *statementMode) switchToUnprepared(cause error) {
+	if m.unprepared.CompareAndSwap(false, true) {
+		m.log.Warn("database: prepared statements do not survive between transactions here (a transaction pooler): switching to unprepared statements",
+			"mode", modeUnprepared, "cause", cause.Error())
+	}
+}
+
+// openPostgres opens a pool on rawURL whose statement mode is decided
+// before the first request: kept explicit when the URL sets
+// default_query_exec_mode, else probed, and switched for good if a
+// statement ever fails for want of its prepared statement anyway.
+func openPostgres(ctx context.Context, rawURL string, log *slog.Logger) (*sql.DB, func(*gorm.DB), error) {
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		// pgconn's message would quote the URL: name the setting instead.
+		return nil, nil, errors.New("the database URL is not a valid PostgreSQL URL")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	mode := &statementMode{log: log}
+	explicit := execModeInURL(rawURL)
+	reason := "the URL's default_query_exec_mode"
+	if !explicit {
+		carries, err := carriesPreparedStatements(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		mode.unprepared.Store(!carries)
+		reason = "probed: prepared statements survive between transactions"
+		if !carries {
+			reason = "probed: a transaction pooler that does not carry prepared statements"
+		}
+	}
+	log.Info("database statement mode", "mode", modeFor(cfg, mode, explicit), "reason", reason)
+	db := stdlib.OpenDB(*cfg,
+		stdlib.OptionBeforeConnect(func(_ context.Context, c *pgx.ConnConfig) error {
+			if mode.unprepared.Load() && !explicit {
+				c.DefaultQueryExecMode = pgx.QueryExecModeExec
+			}
+			return nil
+		}),
+		stdlib.OptionResetSession(func(_ context.Context, c *pgx.Conn) error {
+			if mode.unprepared.Load() && c.Config().DefaultQueryExecMode != pgx.QueryExecModeExec && !explicit {
+				return driver.ErrBadConn // opened prepared: replace it
+			}
+			return nil
+		}),
+		// A pooled connection is used without a ping first: the ping is a
+		// round trip on most requests of a quiet app, and a connection the
+		// server dropped fails before anything is sent, which database/sql
+		// retries on a new connection.
+		stdlib.OptionShouldPing(func(context.Context, stdlib.ShouldPingParams) bool { return false }),
+	)
+	watch := func(gdb *gorm.DB) {
+		if !explicit {
+			registerLostStatementWatch(gdb, mode)
+		}
+	}
+	return db, watch, nil
+}
+
+func modeFor(cfg *pgx.ConnConfig, mode *statementMode, explicit bool) string {
+	if explicit {
+		return cfg.DefaultQueryExecMode.String()
+	}
+	return mode.name()
+}
+
+// execModeInURL reports whether the operator chose pgx's statement mode in
+// the URL: that choice is kept as it is.
+func execModeInURL(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	return err == nil && u.Query().Has("default_query_exec_mode")
+}
+
+// probeTimeout bounds the probe's round trips.
+const probeTimeout = 10 * time.Second
+
+// probeHolders is how many other connections the probe opens, at most, to
+// take over the server connection its statement was prepared on.
+const probeHolders = 3
+
+// carriesPreparedStatements finds out whether a statement prepared in one
+// transaction can still be executed in the next one when that next one
+// runs on another server connection, which is what a transaction pooler
+// does to a client under load. It prepares a statement on one connection,
+// has a second connection take over that server connection (a pooler hands
+// out the one just released), then executes the statement on the first. A
+// direct connection, and a pooler that re-prepares on demand, succeed; a
+// pooler that does not carry statements fails with "prepared statement
+// does not exist". When no second connection lands on the first's server
+// connection, the first owns it (a direct connection, or session pooling).
+func carriesPreparedStatements(ctx context.Context, cfg *pgx.ConnConfig) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	probeCfg := cfg.Copy()
+	probeCfg.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
+	first, err := pgx.ConnectConfig(ctx, probeCfg)
+	if err != nil {
+		return false, err
+	}
+	defer first.Close(context.Background())
+	statement := "taskflow_probe_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	var preparedOn uint32
+	err = pgx.BeginFunc(ctx, first, func(tx pgx.Tx) error {
+		if _, err := tx.Prepare(ctx, statement, "SELECT pg_backend_pid()"); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, statement).Scan(&preparedOn)
+	})
+	if isLostStatement(err) {
+		// A new connection's server process already holds a statement of
+		// that name: another client's, left there by a pooler that shares
+		// server connections without tracking statements.
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	release, taken, err := takeServerConnection(ctx, probeCfg, preparedOn)
+	defer release()
+	if err != nil || !taken {
+		return true, err
+	}
+	var pid uint32
+	err = first.QueryRow(ctx, statement).Scan(&pid)
+	if isLostStatement(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// takeServerConnection opens up to probeHolders connections, each in an
+// open transaction, until one runs on the server process pid. release
+// ends them all.
+func takeServerConnection(ctx context.Context, cfg *pgx.ConnConfig, pid uint32) (func(), bool, error) {
+	var holders []*pgx.Conn
+	release := func() {
+		for _, c := range holders {
+			c.Close(context.Background())
+		}
+	}
+	for range probeHolders {
+		c, err := pgx.ConnectConfig(ctx, cfg.Copy())
+		if err != nil {
+			return release, false, err
+		}
+		holders = append(holders, c)
+		var got uint32
+		if _, err := c.Exec(ctx, "BEGIN", pgx.QueryExecModeSimpleProtocol); err != nil {
+			return release, false, err
+		}
+		if err := c.QueryRow(ctx, "SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&got); err != nil {
+			return release, false, err
+		}
+		if got == pid {
+			return release, true, nil
+		}
+	}
+	return release, false, nil
+}
+
+// isLostStatement reports the errors of a prepared statement the server
+// connection does not hold: "does not exist" (SQLSTATE 26000), or, when
+// the pooler moved pgx between a statement's preparation and its name's
+// reuse, "already exists" (42P05).
+func isLostStatement(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "26000" || pgErr.Code == "42P05")
+}
+
+// registerLostStatementWatch switches the pool to unprepared statements
+// the first time any statement fails because its prepared statement was
+// lost: the safety net under the probe, for a pooler that changes under a
+// running server.
+func registerLostStatementWatch(gdb *gorm.DB, mode *statementMode) {
+	watch := func(tx *gorm.DB) {
+		if tx.Error != nil && isLostStatement(tx.Error) {
+			mode.switchToUnprepared(tx.Error)
+		}
+	}
+	cb := gdb.Callback()
+	_ = cb.Create().After("*").Register("taskflow:lost_statement", watch)
+	_ = cb.Query().After("*").Register("taskflow:lost_statement", watch)
+	_ = cb.Update().After("*").Register("taskflow:lost_statement", watch)
+	_ = cb.Delete().After("*").Register("taskflow:lost_statement", watch)
+	_ = cb.Row().After("*").Register("taskflow:lost_statement", watch)
+	_ = cb.Raw().After("*").Register("taskflow:lost_statement", watch)
+}
