@@ -35,7 +35,7 @@ func (s *Cutoffs) Cutoff(ctx context.Context, userID string) (models.TokenCutoff
 }
 
 // ChangedSince returns every cutoff written at or after since (by the
-// writer's clock). Every replica runs it five times a second in the
+// writer's clock). Every replica runs it ten times a second in the
 // background, so it goes straight to database/sql: no GORM reflection, and
 // no GORM callbacks, which are there for the statements of requests. The
 // driver converts the time argument exactly as it does for GORM's writes.
