@@ -35,17 +35,35 @@ func (s *Cutoffs) Cutoff(ctx context.Context, userID string) (models.TokenCutoff
 }
 
 // ChangedSince returns every cutoff written at or after since (by the
-// writer's clock).
+// writer's clock). Every replica runs it ten times a second in the
+// background, so it goes straight to database/sql: no GORM reflection, and
+// no GORM callbacks, which are there for the statements of requests. The
+// driver converts the time argument exactly as it does for GORM's writes.
 func (s *Cutoffs) ChangedSince(ctx context.Context, since time.Time) ([]models.TokenCutoff, error) {
-	var rows []tokenCutoffRow
-	if err := s.db.WithContext(ctx).Where("changed_at >= ?", since.UTC()).Find(&rows).Error; err != nil {
+	sqlDB, err := s.db.DB()
+	if err != nil {
 		return nil, classify(err)
 	}
-	cutoffs := make([]models.TokenCutoff, len(rows))
-	for i, row := range rows {
-		cutoffs[i] = row.cutoff()
+	placeholder := "?"
+	if IsPostgres(s.db) {
+		placeholder = "$1"
 	}
-	return cutoffs, nil
+	rows, err := sqlDB.QueryContext(ctx,
+		"SELECT user_id, not_before, account_deleted FROM token_cutoffs WHERE changed_at >= "+placeholder, since.UTC())
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var cutoffs []models.TokenCutoff
+	for rows.Next() {
+		var c models.TokenCutoff
+		if err := rows.Scan(&c.UserID, &c.NotBefore, &c.AccountDeleted); err != nil {
+			return nil, classify(err)
+		}
+		c.NotBefore = c.NotBefore.UTC()
+		cutoffs = append(cutoffs, c)
+	}
+	return cutoffs, classify(rows.Err())
 }
 
 // writeCutoff records, inside tx, that userID's tokens issued up to now
