@@ -104,8 +104,15 @@ func isUnavailable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		// Class 08: connection exception; 57P01-57P03: admin shutdown,
-		// crash shutdown, cannot connect now; 53300: too many connections.
-		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") || pgErr.Code == "53300"
+		// crash shutdown, cannot connect now; 53300: too many connections;
+		// 57014: the statement was cancelled (the request's deadline
+		// passed while it ran); 40001 and 40P01: a serialization failure or
+		// a deadlock the server broke, which a retry resolves.
+		switch pgErr.Code {
+		case "53300", "57014", "40001", "40P01":
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P")
 	}
 	if isSQLiteBusy(err) {
 		return true

@@ -189,7 +189,12 @@ func StartWithRedis(t testing.TB, db Database, overrides map[string]string, coun
 	if err != nil {
 		t.Fatalf("open the app: %v", err)
 	}
-	t.Cleanup(func() { _ = srv.Close() })
+	t.Cleanup(func() {
+		_ = srv.Close()
+		if t.Failed() {
+			logServerErrors(t, logs.String())
+		}
+	})
 	if err := srv.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -346,3 +351,20 @@ func RequireStatus(t testing.TB, r Response, status int) {
 // LogBuffer collects output written from several goroutines (a server's
 // logs, a child process's stdout) while a test reads it.
 type LogBuffer = proc.Buffer
+
+// logServerErrors shows, in a failed test, the lines the server logged at
+// warning level and above: the cause of a 500 or a 503 is there.
+func logServerErrors(t testing.TB, logs string) {
+	var lines []string
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, `"level":"WARN"`) {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) > 20 {
+		lines = lines[len(lines)-20:]
+	}
+	if len(lines) > 0 {
+		t.Logf("the server's warnings and errors, last %d:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+}
