@@ -201,21 +201,35 @@ func (h authHandlers) login(c *fiber.Ctx) error {
 	if err := validate(h.Validate, &req); err != nil {
 		return err
 	}
-	ctx, client := c.UserContext(), middleware.ClientIP(c)
-	if wait, allowed := h.Failures.Reserve(ctx, req.Email, client); !allowed {
-		return models.RateLimited(wait)
-	}
-	user, err := h.Users.Authenticate(ctx, req.Email, req.Password)
-	switch {
-	case err == nil:
-		h.Failures.Reset(ctx, req.Email, client)
-	case models.ErrorCode(err) != models.CodeUnauthorized:
-		h.Failures.Release(ctx, req.Email, client) // the password was never judged
+	var user models.User
+	err := h.throttledPasswordCheck(c, req.Email, func(ctx context.Context) (err error) {
+		user, err = h.Users.Authenticate(ctx, req.Email, req.Password)
 		return err
-	default:
-		return err // a wrong password: the reserved attempt stays counted
+	})
+	if err != nil {
+		return err
 	}
 	return h.respondWithTokens(c, fiber.StatusOK, user)
+}
+
+// throttledPasswordCheck runs check, which judges a password of email,
+// under the failed-login throttle of (email, client): the attempt is
+// reserved first (refused with 429 past the limit), forgotten on success,
+// kept on a wrong password, and given back when check failed for another
+// reason (the database), which judged no password.
+func (h authHandlers) throttledPasswordCheck(c *fiber.Ctx, email string, check func(context.Context) error) error {
+	ctx, client := c.UserContext(), middleware.ClientIP(c)
+	if wait, allowed := h.Failures.Reserve(ctx, email, client); !allowed {
+		return models.RateLimited(wait)
+	}
+	err := check(ctx)
+	switch {
+	case err == nil:
+		h.Failures.Reset(ctx, email, client)
+	case models.ErrorCode(err) != models.CodeUnauthorized:
+		h.Failures.Release(ctx, email, client)
+	}
+	return err
 }
 
 func (h authHandlers) refresh(c *fiber.Ctx) error {
@@ -377,19 +391,11 @@ func (h authHandlers) changePassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	client := middleware.ClientIP(c)
-	if wait, allowed := h.Failures.Reserve(ctx, user.Email, client); !allowed {
-		return models.RateLimited(wait)
-	}
-	err = h.Users.ChangePassword(ctx, user.ID, req.CurrentPassword, req.NewPassword)
-	switch {
-	case err == nil:
-		h.Failures.Reset(ctx, user.Email, client)
-	case models.ErrorCode(err) != models.CodeUnauthorized:
-		h.Failures.Release(ctx, user.Email, client) // the password was never judged
+	err = h.throttledPasswordCheck(c, user.Email, func(ctx context.Context) error {
+		return h.Users.ChangePassword(ctx, user.ID, req.CurrentPassword, req.NewPassword)
+	})
+	if err != nil {
 		return err
-	default:
-		return err // a wrong current password: the reserved attempt stays counted
 	}
 	h.Revocations.Forget(user.ID)
 	waitForNextSecond(ctx)
