@@ -39,13 +39,13 @@ func Open(ctx context.Context, opts Options) (*gorm.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	watch := func(*gorm.DB) {}
+	watch, closePool := func(*gorm.DB) {}, func() {}
 	if !isSQLite {
 		pool, watchPool, err := openPostgres(ctx, opts.URL, opts.Logger)
 		if err != nil {
 			return nil, fmt.Errorf("connect to database: %w", classify(err))
 		}
-		dialector, watch = postgres.New(postgres.Config{Conn: pool}), watchPool
+		dialector, watch, closePool = postgres.New(postgres.Config{Conn: pool}), watchPool, func() { _ = pool.Close() }
 	}
 	db, err := gorm.Open(dialector, &gorm.Config{
 		// Stores open transactions where several rows change together; a
@@ -56,6 +56,7 @@ func Open(ctx context.Context, opts Options) (*gorm.DB, error) {
 		TranslateError:         false,
 	})
 	if err != nil {
+		closePool() // the pool openPostgres opened is no one else's to close
 		return nil, fmt.Errorf("open database: %w", classify(err))
 	}
 	watch(db)
