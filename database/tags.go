@@ -39,7 +39,7 @@ func errTagNameTaken(name string, cause error) error {
 // List returns all the user's tags, sorted by name ignoring case, in one
 // statement.
 func (s *Tags) List(ctx context.Context, userID string) (models.TagList, error) {
-	tags, err := queryTags(s.db.WithContext(ctx),
+	tags, err := queryTags(session(ctx, s.db),
 		`SELECT `+tagColumns+` FROM tags tg WHERE tg.user_id = ? ORDER BY tg.name_key, tg.id`, userID)
 	if err != nil {
 		return models.TagList{}, classify(err)
@@ -49,7 +49,7 @@ func (s *Tags) List(ctx context.Context, userID string) (models.TagList, error) 
 
 // Get returns one of the user's tags.
 func (s *Tags) Get(ctx context.Context, userID, id string) (models.Tag, error) {
-	tags, err := queryTags(s.db.WithContext(ctx),
+	tags, err := queryTags(session(ctx, s.db),
 		`SELECT `+tagColumns+` FROM tags tg WHERE tg.id = ? AND tg.user_id = ?`, id, userID)
 	if err != nil {
 		return models.Tag{}, classify(err)
@@ -70,7 +70,7 @@ func (s *Tags) Create(ctx context.Context, userID string, in models.TagInput) (m
 	}
 	now := timestamp()
 	tag := models.Tag{ID: id.String(), Name: in.Name, Color: in.Color, CreatedAt: now}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = session(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		if err := lockUser(tx, lockClassTags, userID); err != nil {
 			return err
 		}
@@ -104,7 +104,7 @@ func (s *Tags) Update(ctx context.Context, userID, id string, p models.TagPatch)
 	}
 	sets = append(sets, "updated_at = ?")
 	args = append(args, timestamp(), id, userID)
-	res := s.db.WithContext(ctx).Exec("UPDATE tags SET "+strings.Join(sets, ", ")+" WHERE id = ? AND user_id = ?", args...)
+	res := session(ctx, s.db).Exec("UPDATE tags SET "+strings.Join(sets, ", ")+" WHERE id = ? AND user_id = ?", args...)
 	if res.Error != nil {
 		name := ""
 		if p.Name != nil {
@@ -121,7 +121,7 @@ func (s *Tags) Update(ctx context.Context, userID, id string, p models.TagPatch)
 // Delete removes one of the user's tags; the database removes it from its
 // tasks (the links cascade) and leaves the tasks.
 func (s *Tags) Delete(ctx context.Context, userID, id string) error {
-	res := s.db.WithContext(ctx).Exec("DELETE FROM tags WHERE id = ? AND user_id = ?", id, userID)
+	res := session(ctx, s.db).Exec("DELETE FROM tags WHERE id = ? AND user_id = ?", id, userID)
 	if res.Error != nil {
 		return classify(res.Error)
 	}

@@ -83,7 +83,7 @@ func (s *Tasks) List(ctx context.Context, userID string, f models.TaskFilter) (m
 	if !ok {
 		order = taskOrders[models.SortCreatedDesc]
 	}
-	db := s.db.WithContext(ctx)
+	db := session(ctx, s.db)
 	where, args := s.listWhere(userID, f)
 	page := models.TaskPage{Limit: f.Limit, Offset: f.Offset}
 	var err error
@@ -181,7 +181,7 @@ func containsPattern(text string) string {
 // Get returns one of the user's tasks with its tags, in one statement: a
 // row per tag (one row without tag columns for an untagged task).
 func (s *Tasks) Get(ctx context.Context, userID, id string) (models.Task, error) {
-	rows, err := s.db.WithContext(ctx).Raw(taskWithTagsQuery, id, userID).Rows()
+	rows, err := session(ctx, s.db).Raw(taskWithTagsQuery, id, userID).Rows()
 	if err != nil {
 		return models.Task{}, classify(err)
 	}
@@ -262,7 +262,7 @@ func (s *Tasks) Create(ctx context.Context, userID string, in models.TaskInput) 
 		DueDate: utcPtr(in.DueDate), CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	setCompleted(&task, in.Completed, now)
-	db := s.db.WithContext(ctx)
+	db := session(ctx, s.db)
 	err = db.Transaction(func(tx *gorm.DB) error {
 		if err := lockUser(tx, lockClassTasks, userID); err != nil {
 			return err
@@ -330,7 +330,7 @@ func (s *Tasks) Update(ctx context.Context, userID, id string, p models.TaskPatc
 func (s *Tasks) modify(ctx context.Context, userID, id string, cond *models.Precondition,
 	apply func(*models.Task, time.Time), setTags bool, tagIDs []string) (models.Task, error) {
 	var result models.Task
-	db := s.db.WithContext(ctx)
+	db := session(ctx, s.db)
 	err := db.Transaction(func(tx *gorm.DB) error {
 		current, err := selectTask(tx, userID, id, true)
 		if err != nil {
@@ -382,7 +382,7 @@ func updateTask(tx *gorm.DB, userID string, t models.Task, readVersion int64) er
 // Delete removes the user's task (and its tag links, by cascade) if cond
 // matches. The version check is part of the DELETE itself.
 func (s *Tasks) Delete(ctx context.Context, userID, id string, cond *models.Precondition) error {
-	db := s.db.WithContext(ctx)
+	db := session(ctx, s.db)
 	query, args := "DELETE FROM tasks WHERE id = ? AND user_id = ?", []any{id, userID}
 	canMatch := true
 	if cond != nil && !cond.Any {
