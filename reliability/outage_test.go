@@ -44,21 +44,36 @@ func runOutage(t *testing.T, kind string, fault, restore func(*apptest.TCPProxy)
 	skipInShort(t)
 	db := apptest.Postgres(t)
 	proxy := apptest.NewTCPProxy(t, apptest.TargetOf(t, db.URL))
-	s := apptest.Start(t, apptest.Database{Name: db.Name, URL: proxy.URL(db.URL)}, map[string]string{
+	s := startOutageServer(t, db, proxy.URL(db.URL))
+	runOutageOn(t, kind, s, db, func() { fault(proxy) }, func() { restore(proxy) })
+}
+
+// startOutageServer starts the app on the database at appURL (db's, seen
+// through whatever the test put in between) with the outage tests'
+// deadlines.
+func startOutageServer(t *testing.T, db apptest.Database, appURL string) *apptest.Server {
+	t.Helper()
+	return apptest.Start(t, apptest.Database{Name: db.Name, URL: appURL}, map[string]string{
 		"DB_QUERY_TIMEOUT": outageQueryTimeout.String(),
 		"HEALTH_TIMEOUT":   outageHealthTimeout.String(),
 	})
+}
+
+// runOutageOn loads the app s, applies fault, calls restore three seconds
+// later, and checks every answer, the recovery and db's rows.
+func runOutageOn(t *testing.T, kind string, s *apptest.Server, db apptest.Database, fault, restore func()) {
+	t.Helper()
 	_, token := userToken(t)
 	load := startLoad(s.URL, token, 4)
 
 	time.Sleep(1500 * time.Millisecond)
 	cutAt := time.Now()
-	fault(proxy)
+	fault()
 	time.Sleep(300 * time.Millisecond) // let in-flight requests fail first
 	health := send(context.Background(), newClient(false, 10*time.Second), s.URL, call{Method: http.MethodGet, Path: "/health"})
 	time.Sleep(2700 * time.Millisecond)
 	restoreAt := time.Now()
-	restore(proxy)
+	restore()
 	recovered := load.waitForSuccessAfter(restoreAt, 3*maxRecovery)
 	time.Sleep(1500 * time.Millisecond)
 	samples := load.stop()
@@ -67,8 +82,9 @@ func runOutage(t *testing.T, kind string, fault, restore func(*apptest.TCPProxy)
 	acked := load.acknowledged()
 	missing := missingTasks(t, openDirect(t, db.URL), acked)
 	stats := summarize(during)
-	t.Logf("%s: requests sent %d (before %d, during %d, after %d); 5xx other than 503: %d; 503 during outage: %d, latency p50 %s max %s",
-		kind, len(samples), len(before), len(during), len(after), countOther5xx(samples), stats.unavailable, stats.p50, stats.max)
+	t.Logf("%s: requests sent %d (before %d, during %d, after %d); 2xx %d, 503 %d, other 5xx %d, broken exchanges %d; during the outage: 503 %d, latency p50 %s max %s",
+		kind, len(samples), len(before), len(during), len(after), countSuccesses(samples), count503(samples), countOther5xx(samples), countBroken(samples),
+		stats.unavailable, stats.p50, stats.max)
 	t.Logf("%s: recovery time (restore to first success) %s; writes acknowledged %d, found %d", kind, recovered.Round(100*time.Microsecond), len(acked), len(acked)-len(missing))
 
 	requireAllSucceeded(t, "before the outage", before)
@@ -221,6 +237,37 @@ func summarize(samples []sample) outageStats {
 		st.max = durations[len(durations)-1].Round(time.Millisecond)
 	}
 	return st
+}
+
+func countSuccesses(samples []sample) int {
+	n := 0
+	for _, s := range samples {
+		if s.out.Err == nil && s.out.Status/100 == 2 {
+			n++
+		}
+	}
+	return n
+}
+
+func count503(samples []sample) int {
+	n := 0
+	for _, s := range samples {
+		if s.out.Status == http.StatusServiceUnavailable {
+			n++
+		}
+	}
+	return n
+}
+
+// countBroken counts the requests that got no complete answer.
+func countBroken(samples []sample) int {
+	n := 0
+	for _, s := range samples {
+		if s.out.Err != nil {
+			n++
+		}
+	}
+	return n
 }
 
 func countOther5xx(samples []sample) int {
