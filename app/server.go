@@ -43,6 +43,8 @@ type Server struct {
 	// revocations is polled from Open to Close, so the guard learns of
 	// tokens revoked on any replica.
 	revocations *auth.Revocations
+	// stopWarm ends the keeping of DB_MIN_IDLE_CONNS warm connections.
+	stopWarm func()
 
 	listener net.Listener
 	served   chan error
@@ -87,6 +89,10 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	s.db = db
+	if database.IsPostgres(db) {
+		// SQLite opens a connection in microseconds: nothing to keep warm.
+		s.stopWarm = database.KeepWarm(db, s.cfg.DBMinIdleConns, s.cfg.DBMaxIdleConns, database.WarmInterval(s.cfg.DBConnMaxIdleTime))
+	}
 	if s.cfg.AutoMigrate {
 		if err := database.Migrate(ctx, db, migrateOptions(s.cfg)); err != nil {
 			return err
@@ -169,6 +175,9 @@ func (s *Server) closeDeps() error {
 	}
 	if s.ownsRedis {
 		errs = append(errs, s.redis.Close())
+	}
+	if s.stopWarm != nil {
+		s.stopWarm()
 	}
 	if s.db != nil {
 		errs = append(errs, database.Close(s.db))

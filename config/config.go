@@ -53,9 +53,13 @@ type Config struct {
 	DatabaseURL Secret `env:"DATABASE_URL"`
 	// DirectDatabaseURL, when set, is what `taskflow migrate` connects to:
 	// DDL belongs on a direct connection, not through a transaction pooler.
-	DirectDatabaseURL Secret        `env:"DIRECT_DATABASE_URL"`
-	DBMaxOpenConns    int           `env:"DB_MAX_OPEN_CONNS" envDefault:"12"`
-	DBMaxIdleConns    int           `env:"DB_MAX_IDLE_CONNS" envDefault:"10"`
+	DirectDatabaseURL Secret `env:"DIRECT_DATABASE_URL"`
+	DBMaxOpenConns    int    `env:"DB_MAX_OPEN_CONNS" envDefault:"12"`
+	DBMaxIdleConns    int    `env:"DB_MAX_IDLE_CONNS" envDefault:"10"`
+	// DBMinIdleConns connections are opened at start-up and kept open
+	// through quiet spells (database.KeepWarm), so requests do not pay a
+	// new connection's set-up.
+	DBMinIdleConns    int           `env:"DB_MIN_IDLE_CONNS" envDefault:"2"`
 	DBConnMaxLifetime time.Duration `env:"DB_CONN_MAX_LIFETIME" envDefault:"1h"`
 	DBConnMaxIdleTime time.Duration `env:"DB_CONN_MAX_IDLE_TIME" envDefault:"10m"`
 	DBQueryTimeout    time.Duration `env:"DB_QUERY_TIMEOUT" envDefault:"5s"`

@@ -129,6 +129,9 @@ func (c Config) validateLimits() []string {
 	if c.DBMaxIdleConns < 0 || c.DBMaxIdleConns > c.DBMaxOpenConns {
 		problems = append(problems, "DB_MAX_IDLE_CONNS: must be from 0 to DB_MAX_OPEN_CONNS")
 	}
+	if c.DBMinIdleConns < 0 || c.DBMinIdleConns > c.DBMaxIdleConns {
+		problems = append(problems, "DB_MIN_IDLE_CONNS: must be from 0 to DB_MAX_IDLE_CONNS")
+	}
 	return problems
 }
 
