@@ -121,9 +121,13 @@ func runAndCapture(c *fiber.Ctx) models.Answer {
 		}
 	}
 	resp := c.Response()
+	contentType := string(resp.Header.Peek(fiber.HeaderContentType))
+	if resp.StatusCode() == fiber.StatusNoContent {
+		contentType = "" // a 204 goes out without one, whatever the header holds
+	}
 	return models.Answer{
 		Status:      resp.StatusCode(),
-		ContentType: string(resp.Header.ContentType()),
+		ContentType: contentType,
 		Location:    string(resp.Header.Peek(fiber.HeaderLocation)),
 		ETag:        string(resp.Header.Peek(fiber.HeaderETag)),
 		Body:        append([]byte(nil), resp.Body()...),
@@ -135,6 +139,8 @@ func sendAnswer(c *fiber.Ctx, a models.Answer) {
 	c.Status(a.Status)
 	if a.ContentType != "" {
 		c.Set(fiber.HeaderContentType, a.ContentType)
+	} else {
+		c.Response().Header.SetNoDefaultContentType(true) // a 204 went out without one
 	}
 	if a.Location != "" {
 		c.Set(fiber.HeaderLocation, a.Location)
