@@ -18,6 +18,7 @@ import (
 	"taskflow/database"
 	"taskflow/metrics"
 	"taskflow/middleware"
+	"taskflow/models"
 	"taskflow/routes"
 )
 
@@ -126,6 +127,9 @@ func logPanic(log *slog.Logger) func(*fiber.Ctx, any) {
 func mountAPI(app *fiber.App, api fiber.Router, d Deps) {
 	guard := mountAuth(app, api, d)
 	validate := routes.NewValidator()
-	routes.Tasks(api.Group("/tasks", guard), database.NewTasks(d.DB, d.Config.MaxTasksPerUser), validate)
-	routes.Tags(api.Group("/tags", guard), database.NewTags(d.DB, d.Config.MaxTagsPerUser), validate)
+	// Writes with an Idempotency-Key run inside the key's transaction, which
+	// the task and tag stores join (database.WithTx).
+	idempotent := routes.Idempotent(database.NewIdempotencyKeys(d.DB, models.IdempotencyKeyTTL))
+	routes.Tasks(api.Group("/tasks", guard, idempotent), database.NewTasks(d.DB, d.Config.MaxTasksPerUser), validate)
+	routes.Tags(api.Group("/tags", guard, idempotent), database.NewTags(d.DB, d.Config.MaxTagsPerUser), validate)
 }

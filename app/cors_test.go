@@ -55,7 +55,7 @@ func preflight(origin, method, headers string) apptest.Request {
 
 func TestCORSPreflightFromAllowedOrigin(t *testing.T) {
 	s := apptest.Start(t, apptest.SQLite(t), nil)
-	r := s.Do(t, preflight(apptest.AllowedOrigin, "PATCH", "authorization,content-type,if-match,x-request-id"))
+	r := s.Do(t, preflight(apptest.AllowedOrigin, "PATCH", "authorization,content-type,if-match,x-request-id,idempotency-key,last-event-id"))
 	apptest.RequireStatus(t, r, http.StatusNoContent)
 	if len(r.Body) != 0 {
 		t.Errorf("a preflight answer has a body: %s", r.Body)
@@ -64,7 +64,8 @@ func TestCORSPreflightFromAllowedOrigin(t *testing.T) {
 		t.Errorf("Access-Control-Allow-Origin = %q, want %q", got, apptest.AllowedOrigin)
 	}
 	requireListed(t, r.Header, "Access-Control-Allow-Methods", "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-	requireListed(t, r.Header, "Access-Control-Allow-Headers", "Authorization", "Content-Type", "If-Match", "X-Request-ID")
+	requireListed(t, r.Header, "Access-Control-Allow-Headers", "Authorization", "Content-Type", "If-Match", "X-Request-ID",
+		"Idempotency-Key", "Last-Event-ID")
 	requireListed(t, r.Header, "Vary", "Origin")
 	if got := r.Header.Get("Access-Control-Max-Age"); got != "600" {
 		t.Errorf("Access-Control-Max-Age = %q, want 600", got)
@@ -92,7 +93,7 @@ func TestCORSSimpleRequestFromAllowedOrigin(t *testing.T) {
 		if got := r.Header.Get("Access-Control-Allow-Origin"); got != apptest.AllowedOrigin {
 			t.Errorf("%s %s (%d): Access-Control-Allow-Origin = %q, want %q", req.Method, req.Path, r.Status, got, apptest.AllowedOrigin)
 		}
-		requireListed(t, r.Header, "Access-Control-Expose-Headers", "ETag", "Location", "X-Request-ID", "Retry-After")
+		requireListed(t, r.Header, "Access-Control-Expose-Headers", "ETag", "Location", "X-Request-ID", "Retry-After", "Idempotent-Replayed")
 		requireListed(t, r.Header, "Vary", "Origin")
 		if r.Header.Get("Access-Control-Allow-Methods") != "" {
 			t.Error("a simple request's answer lists the allowed methods: that belongs to preflights")

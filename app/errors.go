@@ -49,6 +49,23 @@ var codeStatus = map[models.Code]int{
 // statusCode is codeStatus read backwards.
 var statusCode = invert(codeStatus)
 
+// refinedStatus holds the codes that share a status with a code of
+// codeStatus but name a problem type of their own (kept apart so that
+// codeStatus still reads backwards).
+var refinedStatus = map[models.Code]int{
+	models.CodeIdempotencyKeyReused:   http.StatusUnprocessableEntity,
+	models.CodeIdempotencyKeyInFlight: http.StatusConflict,
+}
+
+// statusOf is the status of code, and false for a code no table lists.
+func statusOf(code models.Code) (int, bool) {
+	if status, ok := codeStatus[code]; ok {
+		return status, true
+	}
+	status, ok := refinedStatus[code]
+	return status, ok
+}
+
 func invert(codes map[models.Code]int) map[int]models.Code {
 	statuses := make(map[int]models.Code, len(codes))
 	for code, status := range codes {
@@ -113,7 +130,7 @@ func problemFor(err error) Problem {
 	var fiberErr *fiber.Error
 	switch {
 	case errors.As(err, &modelErr):
-		status, ok := codeStatus[modelErr.Code]
+		status, ok := statusOf(modelErr.Code)
 		if !ok {
 			status = http.StatusInternalServerError
 		}

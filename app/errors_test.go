@@ -14,3 +14,16 @@ func TestStatusCodeIsCodeStatusBackwards(t *testing.T) {
 		}
 	}
 }
+
+// TestRefinedCodesNarrowAListedStatus: a refined code's status is one that
+// codeStatus lists, and no code is in both tables.
+func TestRefinedCodesNarrowAListedStatus(t *testing.T) {
+	for code, status := range refinedStatus {
+		if _, ok := statusCode[status]; !ok {
+			t.Errorf("refined code %s has status %d, which no code of codeStatus has", code, status)
+		}
+		if _, ok := codeStatus[code]; ok {
+			t.Errorf("%s is in both codeStatus and refinedStatus", code)
+		}
+	}
+}

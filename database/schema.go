@@ -108,7 +108,28 @@ type taskTagRow struct {
 
 func (taskTagRow) TableName() string { return "task_tags" }
 
+// idempotencyKeyRow is an Idempotency-Key a user sent with a write, the
+// fingerprint (SHA-256 of method, path and body) of the request it
+// belongs to, and the answer that request got, replayed byte for byte.
+// user_id is a local account id or an external subject, so it carries no
+// foreign key; rows are pruned a day after created_at, which is indexed
+// for that.
+type idempotencyKeyRow struct {
+	UserID         string    `gorm:"primaryKey;size:255"`
+	IdempotencyKey string    `gorm:"primaryKey;size:255"`
+	Fingerprint    string    `gorm:"size:64;not null"`
+	Status         int       `gorm:"not null"`
+	ContentType    string    `gorm:"size:255;not null"`
+	Location       string    `gorm:"size:2048;not null"`
+	ETag           string    `gorm:"column:etag;size:255;not null"`
+	Body           []byte    `gorm:"not null"`
+	CreatedAt      time.Time `gorm:"not null;index"`
+}
+
+func (idempotencyKeyRow) TableName() string { return "idempotency_keys" }
+
 // schema lists every table, in creation order.
 func schema() []any {
-	return []any{&userRow{}, &refreshTokenRow{}, &taskRow{}, &tagRow{}, &taskTagRow{}, &schemaStepRow{}, &tokenCutoffRow{}}
+	return []any{&userRow{}, &refreshTokenRow{}, &taskRow{}, &tagRow{}, &taskTagRow{}, &schemaStepRow{}, &tokenCutoffRow{},
+		&idempotencyKeyRow{}}
 }

@@ -180,7 +180,8 @@ func (s *Users) DeleteData(ctx context.Context, userID string) error {
 	}))
 }
 
-// deleteOwnedData deletes userID's task-tag links, tasks and tags. The
+// deleteOwnedData deletes userID's task-tag links, tasks, tags and
+// idempotency keys (their stored answers hold task and tag data). The
 // links go first and explicitly, rather than trusting ON DELETE CASCADE
 // to be enabled on every connection.
 func deleteOwnedData(tx *gorm.DB, userID string) error {
@@ -192,7 +193,10 @@ func deleteOwnedData(tx *gorm.DB, userID string) error {
 	if err := tx.Where("user_id = ?", userID).Delete(&taskRow{}).Error; err != nil {
 		return err
 	}
-	return tx.Where("user_id = ?", userID).Delete(&tagRow{}).Error
+	if err := tx.Where("user_id = ?", userID).Delete(&tagRow{}).Error; err != nil {
+		return err
+	}
+	return tx.Where("user_id = ?", userID).Delete(&idempotencyKeyRow{}).Error
 }
 
 func (r userRow) user() models.User {

@@ -25,6 +25,11 @@ const (
 	CodeUnavailable        Code = "unavailable"         // the database cannot be reached
 	CodeInternal           Code = "internal"            // a bug; never shown in detail
 
+	// Codes that narrow another code's status to a problem type of their
+	// own, so a client can tell them apart from the broader case.
+	CodeIdempotencyKeyReused   Code = "idempotency-key-reused"    // 422: the key belongs to another request
+	CodeIdempotencyKeyInFlight Code = "idempotency-key-in-flight" // 409: the key's first request is still running
+
 	// Codes of requests refused before a handler could read them. Only
 	// CodeUnsupportedMediaType is raised by this code (a body that is not
 	// JSON); the others name what the HTTP server itself refuses.
