@@ -110,5 +110,6 @@ func (taskTagRow) TableName() string { return "task_tags" }
 
 // schema lists every table, in creation order.
 func schema() []any {
-	return []any{&userRow{}, &refreshTokenRow{}, &taskRow{}, &tagRow{}, &taskTagRow{}, &schemaStepRow{}, &tokenCutoffRow{}}
+	return []any{&userRow{}, &refreshTokenRow{}, &taskRow{}, &tagRow{}, &taskTagRow{}, &schemaStepRow{}, &tokenCutoffRow{},
+		&eventRow{}, &eventCounterRow{}, &eventTicketRow{}}
 }

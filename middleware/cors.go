@@ -19,8 +19,8 @@ func CORS(origins []string) fiber.Handler {
 	inner := cors.New(cors.Config{
 		AllowOriginsFunc: func(origin string) bool { return allowed[origin] },
 		AllowMethods:     "GET,POST,PUT,PATCH,DELETE,OPTIONS",
-		AllowHeaders:     "Authorization,Content-Type,If-Match,X-Request-ID",
-		ExposeHeaders:    "ETag,Location,X-Request-ID,Retry-After",
+		AllowHeaders:     "Authorization,Content-Type,If-Match,X-Request-ID,Idempotency-Key,Last-Event-ID",
+		ExposeHeaders:    "ETag,Location,X-Request-ID,Retry-After,Idempotent-Replayed",
 		MaxAge:           600,
 	})
 	return func(c *fiber.Ctx) error {
