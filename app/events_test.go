@@ -263,4 +263,3 @@ func TestEventsFeed(t *testing.T) {
 		})
 	})
 }
-
