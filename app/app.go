@@ -19,6 +19,7 @@ import (
 	"taskflow/metrics"
 	"taskflow/middleware"
 	"taskflow/models"
+	"taskflow/realtime"
 	"taskflow/routes"
 )
 
@@ -47,6 +48,11 @@ type Deps struct {
 	// Metrics is the server's registry (see NewMetrics); nil gives this
 	// app one of its own.
 	Metrics *metrics.Metrics
+	// Events is the hub of the change feed's open streams; Server makes
+	// one and, on PostgreSQL, feeds it from its LISTEN connection. Nil
+	// gives this app a hub of its own, which on PostgreSQL hears no
+	// notifications (its streams send only what they read at start).
+	Events *realtime.Hub
 }
 
 // New builds the whole application: Fiber's settings, the middleware chain
@@ -55,6 +61,9 @@ func New(d Deps) *fiber.App {
 	cfg := d.Config
 	if d.Metrics == nil {
 		d.Metrics = NewMetrics(d.Config, d.DB, d.Version)
+	}
+	if d.Events == nil {
+		d.Events = realtime.NewHub(nil)
 	}
 	app := fiber.New(fiber.Config{
 		ErrorHandler:            errorHandler(d.Logger, requestIDs{of: middleware.RequestIDFrom, assign: assignRequestID(cfg.IsProduction())}),
@@ -125,11 +134,37 @@ func logPanic(log *slog.Logger) func(*fiber.Ctx, any) {
 // mountAPI registers the /api/v1 route groups; authenticated groups take
 // the guard as their first handler.
 func mountAPI(app *fiber.App, api fiber.Router, d Deps) {
-	guard := mountAuth(app, api, d)
+	guard, revocations := mountAuth(app, api, d)
 	validate := routes.NewValidator()
 	// Writes with an Idempotency-Key run inside the key's transaction, which
 	// the task and tag stores join (database.WithTx).
 	idempotent := routes.Idempotent(database.NewIdempotencyKeys(d.DB, models.IdempotencyKeyTTL))
-	routes.Tasks(api.Group("/tasks", guard, idempotent), database.NewTasks(d.DB, d.Config.MaxTasksPerUser), validate)
-	routes.Tags(api.Group("/tags", guard, idempotent), database.NewTags(d.DB, d.Config.MaxTagsPerUser), validate)
+	tasks := database.NewTasks(d.DB, d.Config.MaxTasksPerUser)
+	tags := database.NewTags(d.DB, d.Config.MaxTagsPerUser)
+	if !database.IsPostgres(d.DB) {
+		// PostgreSQL announces events by NOTIFY at commit; SQLite serves
+		// one process, whose stores tell its hub.
+		tasks, tags = tasks.Announcing(d.Events.Notify), tags.Announcing(d.Events.Notify)
+	}
+	routes.Tasks(api.Group("/tasks", guard, idempotent), tasks, validate)
+	routes.Tags(api.Group("/tags", guard, idempotent), tags, validate)
+	routes.Events(api.Group("/events"), routes.EventsDeps{
+		Hub: d.Events, Store: database.NewEvents(d.DB), Guard: guard,
+		Stream: realtime.StreamConfig{
+			Store: database.NewEvents(d.DB), Revoked: revokedBy(revocations), Log: d.Logger,
+			Ping: d.Config.EventsPingInterval, WriteTimeout: d.Config.WriteTimeout, QueryTimeout: d.Config.DBQueryTimeout,
+		},
+	})
+}
+
+// revokedBy asks the guard's cache of cutoffs whether a stream's token is
+// still honoured.
+func revokedBy(revocations *auth.Revocations) realtime.Revoked {
+	return func(ctx context.Context, userID string, issuedAt *time.Time) (bool, error) {
+		cutoff, err := revocations.Cutoff(ctx, userID)
+		if err != nil {
+			return false, err
+		}
+		return cutoff.Refuses(issuedAt), nil
+	}
 }

@@ -23,8 +23,8 @@ const (
 )
 
 // mountAuth registers /auth and returns the guard that every authenticated
-// group takes as its first handler.
-func mountAuth(app *fiber.App, api fiber.Router, d Deps) fiber.Handler {
+// group takes as its first handler, and the revocations it honours.
+func mountAuth(app *fiber.App, api fiber.Router, d Deps) (fiber.Handler, *auth.Revocations) {
 	cfg := d.Config
 	guardConfig := authConfig(app, d)
 	guard := auth.Guard(guardConfig)
@@ -43,7 +43,7 @@ func mountAuth(app *fiber.App, api fiber.Router, d Deps) fiber.Handler {
 		LoginLimit:    middleware.RateLimit("login", cfg.AuthRateLimit, authRateWindow, limits, d.Metrics.RateLimited),
 		TokenLimit:    middleware.RateLimit("token", cfg.AuthRateLimit*tokenLimitFactor, authRateWindow, limits, d.Metrics.RateLimited),
 	})
-	return guard
+	return guard, guardConfig.Revocations
 }
 
 // rateLimitStorage keeps the rate limiters' counters in Redis, or, without

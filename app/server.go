@@ -16,6 +16,7 @@ import (
 	"taskflow/config"
 	"taskflow/database"
 	"taskflow/metrics"
+	"taskflow/realtime"
 )
 
 // connectTimeout bounds start-up's first connection to the database.
@@ -45,6 +46,12 @@ type Server struct {
 	revocations *auth.Revocations
 	// stopWarm ends the keeping of DB_MIN_IDLE_CONNS warm connections.
 	stopWarm func()
+	// events is the hub of the change feed's streams; on PostgreSQL
+	// eventListener feeds it from a LISTEN connection. eventPruner keeps
+	// the events table to its retention.
+	events        *realtime.Hub
+	eventListener *realtime.Listener
+	eventPruner   *realtime.Pruner
 
 	listener net.Listener
 	served   chan error
@@ -78,8 +85,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, version stri
 		return nil, errors.Join(err, s.closeDeps())
 	}
 	s.metrics = NewMetrics(cfg, s.db, version)
+	s.events = realtime.NewHub(s.metrics.OpenStreams)
+	if database.IsPostgres(s.db) {
+		s.eventListener = realtime.StartListener(listenURL(cfg), database.EventChannel, s.events, log)
+	}
 	s.app = New(Deps{Config: cfg, DB: s.db, Logger: log, Version: version, Started: s.started, Redis: s.redis,
-		Revocations: s.revocations, Metrics: s.metrics})
+		Revocations: s.revocations, Metrics: s.metrics, Events: s.events})
 	return s, nil
 }
 
@@ -106,7 +117,28 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	s.revocations = auth.NewRevocations(database.NewCutoffs(db), s.log)
 	s.revocations.Start()
+	s.eventPruner = realtime.StartPruner(database.NewEvents(db), s.log)
 	return nil
+}
+
+// listenURL is where the change feed's listener connects: LISTEN needs a
+// session of its own for as long as it listens, which a transaction
+// pooler (PgBouncer, Neon's -pooler host) does not give, so it takes
+// DIRECT_DATABASE_URL when set.
+func listenURL(cfg config.Config) string {
+	if cfg.DirectDatabaseURL != "" {
+		return cfg.DirectDatabaseURL.Reveal()
+	}
+	return cfg.DatabaseURL.Reveal()
+}
+
+// EventsListening receives each time the change feed's listener has
+// (re)connected to PostgreSQL; nil on SQLite.
+func (s *Server) EventsListening() <-chan struct{} {
+	if s.eventListener == nil {
+		return nil
+	}
+	return s.eventListener.Listening()
 }
 
 // Listen binds addr (host:port; port 0 picks a free one) and serves on it
@@ -147,6 +179,12 @@ func (s *Server) App() *fiber.App { return s.app }
 // stop with it.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutDown = true
+	// Change-feed streams never end by themselves; the drain below waits
+	// for every open connection, so they are told to end first (clients
+	// reconnect, with Last-Event-ID, to another replica).
+	if s.events != nil {
+		s.events.Close()
+	}
 	err := s.app.ShutdownWithContext(ctx)
 	if s.listener != nil {
 		// Serving may not have begun yet; closed, the listener cannot
@@ -170,6 +208,12 @@ func (s *Server) Close() error {
 
 func (s *Server) closeDeps() error {
 	var errs []error
+	if s.eventListener != nil {
+		s.eventListener.Close()
+	}
+	if s.eventPruner != nil {
+		s.eventPruner.Close()
+	}
 	if s.revocations != nil {
 		s.revocations.Close()
 	}

@@ -367,3 +367,22 @@ func CallerFrom(c *fiber.Ctx) (models.Caller, bool) {
 	caller, ok := c.Locals(callerKey).(models.Caller)
 	return caller, ok
 }
+
+// TokenLifetime returns when the request's verified token was issued (nil
+// without iat) and when it expires. ok is false on unguarded routes. A
+// long-lived answer (the change feed) ends when its token expires.
+func TokenLifetime(c *fiber.Ctx) (issuedAt *time.Time, expiresAt time.Time, ok bool) {
+	token, _ := c.Locals(tokenKey).(*jwt.Token)
+	if token == nil {
+		return nil, time.Time{}, false
+	}
+	claims, ok := token.Claims.(*tokenClaims)
+	if !ok || claims.ExpiresAt == nil {
+		return nil, time.Time{}, false
+	}
+	if claims.IssuedAt != nil {
+		issued := claims.IssuedAt.Time
+		issuedAt = &issued
+	}
+	return issuedAt, claims.ExpiresAt.Time, true
+}

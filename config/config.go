@@ -51,8 +51,9 @@ type Config struct {
 
 	// DatabaseURL is a Secret: a PostgreSQL URL carries the password.
 	DatabaseURL Secret `env:"DATABASE_URL"`
-	// DirectDatabaseURL, when set, is what `taskflow migrate` connects to:
-	// DDL belongs on a direct connection, not through a transaction pooler.
+	// DirectDatabaseURL, when set, is what `taskflow migrate` and the
+	// change feed's listener connect to: DDL and LISTEN belong on a direct
+	// connection, not through a transaction pooler.
 	DirectDatabaseURL Secret `env:"DIRECT_DATABASE_URL"`
 	DBMaxOpenConns    int    `env:"DB_MAX_OPEN_CONNS" envDefault:"12"`
 	DBMaxIdleConns    int    `env:"DB_MAX_IDLE_CONNS" envDefault:"10"`
@@ -99,6 +100,9 @@ type Config struct {
 	WriteTimeout    time.Duration `env:"WRITE_TIMEOUT" envDefault:"15s"`
 	IdleTimeout     time.Duration `env:"IDLE_TIMEOUT" envDefault:"60s"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+	// EventsPingInterval is the longest silence on a change-feed stream:
+	// a ": ping" comment fills it. The contract wants one at least every 15 s.
+	EventsPingInterval time.Duration `env:"EVENTS_PING_INTERVAL" envDefault:"15s"`
 
 	// MetricsToken is the bearer token GET /metrics wants in production;
 	// unset there, /metrics is not served.

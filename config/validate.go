@@ -126,6 +126,9 @@ func (c Config) validateLimits() []string {
 			problems = append(problems, p.name+": must be greater than zero")
 		}
 	}
+	if c.EventsPingInterval <= 0 || c.EventsPingInterval > 15*time.Second {
+		problems = append(problems, "EVENTS_PING_INTERVAL: must be greater than zero and at most 15s")
+	}
 	if c.DBMaxIdleConns < 0 || c.DBMaxIdleConns > c.DBMaxOpenConns {
 		problems = append(problems, "DB_MAX_IDLE_CONNS: must be from 0 to DB_MAX_OPEN_CONNS")
 	}

@@ -131,5 +131,5 @@ func (idempotencyKeyRow) TableName() string { return "idempotency_keys" }
 // schema lists every table, in creation order.
 func schema() []any {
 	return []any{&userRow{}, &refreshTokenRow{}, &taskRow{}, &tagRow{}, &taskTagRow{}, &schemaStepRow{}, &tokenCutoffRow{},
-		&idempotencyKeyRow{}}
+		&idempotencyKeyRow{}, &eventRow{}, &eventCounterRow{}, &eventTicketRow{}}
 }

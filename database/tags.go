@@ -17,12 +17,27 @@ import (
 type Tags struct {
 	db         *gorm.DB
 	maxPerUser int
+	announce   func(userID string) // see Tasks.Announcing
 }
 
 // NewTags returns the tag store over db; a user may own at most maxPerUser
 // tags.
 func NewTags(db *gorm.DB, maxPerUser int) *Tags {
 	return &Tags{db: db, maxPerUser: maxPerUser}
+}
+
+// Announcing returns the store calling announce with the user's id after
+// each write that recorded an event (see Tasks.Announcing).
+func (s *Tags) Announcing(announce func(userID string)) *Tags {
+	c := *s
+	c.announce = announce
+	return &c
+}
+
+func (s *Tags) announced(userID string) {
+	if s.announce != nil {
+		s.announce(userID)
+	}
 }
 
 // tagColumns selects a tag (aliased tg) with its task count, computed in
@@ -62,7 +77,7 @@ func (s *Tags) Get(ctx context.Context, userID, id string) (models.Tag, error) {
 
 // Create adds a tag for the user: a name the user already has, ignoring
 // case, is a conflict; the cap is checked after the insert, in its
-// transaction.
+// transaction, which also records tag.created.
 func (s *Tags) Create(ctx context.Context, userID string, in models.TagInput) (models.Tag, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -79,15 +94,25 @@ func (s *Tags) Create(ctx context.Context, userID string, in models.TagInput) (m
 		if err != nil {
 			return err
 		}
-		return checkCap(tx, "tags", userID, s.maxPerUser)
+		if err := checkCap(tx, "tags", userID, s.maxPerUser); err != nil {
+			return err
+		}
+		data, err := tagEventData(tag)
+		if err != nil {
+			return err
+		}
+		return recordEvent(tx, userID, models.EventTagCreated, data)
 	})
 	if err != nil {
 		return models.Tag{}, tagWriteError(err, in.Name)
 	}
+	s.announced(userID)
 	return tag, nil
 }
 
-// Update renames or recolours one of the user's tags.
+// Update renames or recolours one of the user's tags and records
+// tag.updated, in one transaction: the update, the tag read back (with its
+// task count) and the event. A patch that sends nothing changes nothing.
 func (s *Tags) Update(ctx context.Context, userID, id string, p models.TagPatch) (models.Tag, error) {
 	var sets []string
 	var args []any
@@ -104,30 +129,54 @@ func (s *Tags) Update(ctx context.Context, userID, id string, p models.TagPatch)
 	}
 	sets = append(sets, "updated_at = ?")
 	args = append(args, timestamp(), id, userID)
-	res := session(ctx, s.db).Exec("UPDATE tags SET "+strings.Join(sets, ", ")+" WHERE id = ? AND user_id = ?", args...)
-	if res.Error != nil {
+	var tag models.Tag
+	err := session(ctx, s.db).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec("UPDATE tags SET "+strings.Join(sets, ", ")+" WHERE id = ? AND user_id = ?", args...)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return errTagNotFound()
+		}
+		tags, err := queryTags(tx, `SELECT `+tagColumns+` FROM tags tg WHERE tg.id = ? AND tg.user_id = ?`, id, userID)
+		if err != nil {
+			return err
+		}
+		if len(tags) == 0 {
+			return errTagNotFound()
+		}
+		tag = tags[0]
+		data, err := tagEventData(tag)
+		if err != nil {
+			return err
+		}
+		return recordEvent(tx, userID, models.EventTagUpdated, data)
+	})
+	if err != nil {
 		name := ""
 		if p.Name != nil {
 			name = *p.Name
 		}
-		return models.Tag{}, tagWriteError(res.Error, name)
+		return models.Tag{}, tagWriteError(err, name)
 	}
-	if res.RowsAffected == 0 {
-		return models.Tag{}, errTagNotFound()
-	}
-	return s.Get(ctx, userID, id)
+	s.announced(userID)
+	return tag, nil
 }
 
-// Delete removes one of the user's tags; the database removes it from its
-// tasks (the links cascade) and leaves the tasks.
+// Delete removes one of the user's tags and records tag.deleted; the
+// database removes it from its tasks (the links cascade) and leaves the
+// tasks, which get no event of their own. On PostgreSQL it is one
+// statement.
 func (s *Tags) Delete(ctx context.Context, userID, id string) error {
-	res := session(ctx, s.db).Exec("DELETE FROM tags WHERE id = ? AND user_id = ?", id, userID)
-	if res.Error != nil {
-		return classify(res.Error)
+	deleted, err := deleteWithEvent(session(ctx, s.db), userID, models.EventTagDeleted, deletedEventData(id),
+		"DELETE FROM tags WHERE id = ? AND user_id = ? RETURNING id", id, userID)
+	if err != nil {
+		return classify(err)
 	}
-	if res.RowsAffected == 0 {
+	if !deleted {
 		return errTagNotFound()
 	}
+	s.announced(userID)
 	return nil
 }
 

@@ -23,12 +23,31 @@ import (
 type Tasks struct {
 	db         *gorm.DB
 	maxPerUser int
+	// announce, when set, is told the user id of every committed write
+	// (see Announcing).
+	announce func(userID string)
 }
 
 // NewTasks returns the task store over db; a user may own at most
 // maxPerUser tasks.
 func NewTasks(db *gorm.DB, maxPerUser int) *Tasks {
 	return &Tasks{db: db, maxPerUser: maxPerUser}
+}
+
+// Announcing returns the store calling announce with the user's id after
+// each write that recorded an event. PostgreSQL announces events itself
+// (NOTIFY, at commit); an SQLite server needs this in-process call.
+func (s *Tasks) Announcing(announce func(userID string)) *Tasks {
+	c := *s
+	c.announce = announce
+	return &c
+}
+
+// announced tells the announcer, if any, that userID has new events.
+func (s *Tasks) announced(userID string) {
+	if s.announce != nil {
+		s.announce(userID)
+	}
 }
 
 // Advisory lock classes (the first key of PostgreSQL's two-key advisory
@@ -248,9 +267,9 @@ func (n *nullableTag) tag() models.Tag {
 	return t
 }
 
-// Create adds a task for the user. The insert, the cap check and the tag
-// links are one transaction: a tag id that is not the user's, or a user
-// already at the cap, writes nothing.
+// Create adds a task for the user. The insert, the cap check, the tag
+// links and the task.created event are one transaction: a tag id that is
+// not the user's, or a user already at the cap, writes nothing.
 func (s *Tasks) Create(ctx context.Context, userID string, in models.TaskInput) (models.Task, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -277,16 +296,23 @@ func (s *Tasks) Create(ctx context.Context, userID string, in models.TaskInput) 
 		if err := checkCap(tx, "tasks", userID, s.maxPerUser); err != nil {
 			return err
 		}
-		return linkTags(tx, userID, task.ID, in.TagIDs)
+		if err := linkTags(tx, userID, task.ID, in.TagIDs); err != nil {
+			return err
+		}
+		task.Tags = []models.Tag{} // without tag ids, nothing to read back
+		if len(in.TagIDs) > 0 {
+			var err error
+			if task, err = withTags(tx, userID, task); err != nil {
+				return err
+			}
+		}
+		return recordEvent(tx, userID, models.EventTaskCreated, taskEventData(task))
 	})
 	if err != nil {
 		return models.Task{}, classify(err)
 	}
-	if len(in.TagIDs) == 0 {
-		task.Tags = []models.Tag{} // nothing to read back
-		return task, nil
-	}
-	return withTags(db, userID, task)
+	s.announced(userID)
+	return task, nil
 }
 
 // Replace sets every settable field of the user's task (and its whole tag
@@ -326,10 +352,12 @@ func (s *Tasks) Update(ctx context.Context, userID, id string, p models.TaskPatc
 // the change and writes only if something differs. The UPDATE repeats the
 // version it read in its WHERE clause, so of two writers holding the same
 // ETag only one can win. A write that changes nothing keeps the version and
-// updated_at.
+// updated_at, and records no event; a change records task.updated with the
+// task as the answer shows it (its tags read inside the transaction).
 func (s *Tasks) modify(ctx context.Context, userID, id string, cond *models.Precondition,
 	apply func(*models.Task, time.Time), setTags bool, tagIDs []string) (models.Task, error) {
 	var result models.Task
+	recorded := false
 	db := session(ctx, s.db)
 	err := db.Transaction(func(tx *gorm.DB) error {
 		current, err := selectTask(tx, userID, id, true)
@@ -356,13 +384,22 @@ func (s *Tasks) modify(ctx context.Context, userID, id string, cond *models.Prec
 				return err
 			}
 		}
-		result = next
-		return nil
+		if result, err = withTags(tx, userID, next); err != nil {
+			return err
+		}
+		if !changed {
+			return nil
+		}
+		recorded = true
+		return recordEvent(tx, userID, models.EventTaskUpdated, taskEventData(result))
 	})
 	if err != nil {
 		return models.Task{}, classify(err)
 	}
-	return withTags(db, userID, result)
+	if recorded {
+		s.announced(userID)
+	}
+	return result, nil
 }
 
 func updateTask(tx *gorm.DB, userID string, t models.Task, readVersion int64) error {
@@ -380,7 +417,8 @@ func updateTask(tx *gorm.DB, userID string, t models.Task, readVersion int64) er
 }
 
 // Delete removes the user's task (and its tag links, by cascade) if cond
-// matches. The version check is part of the DELETE itself.
+// matches, and records task.deleted. The version check is part of the
+// DELETE itself; on PostgreSQL the event is part of the same statement.
 func (s *Tasks) Delete(ctx context.Context, userID, id string, cond *models.Precondition) error {
 	db := session(ctx, s.db)
 	query, args := "DELETE FROM tasks WHERE id = ? AND user_id = ?", []any{id, userID}
@@ -391,11 +429,12 @@ func (s *Tasks) Delete(ctx context.Context, userID, id string, cond *models.Prec
 		canMatch = len(cond.Versions) > 0
 	}
 	if canMatch {
-		res := db.Exec(query, args...)
-		if res.Error != nil {
-			return classify(res.Error)
+		deleted, err := deleteWithEvent(db, userID, models.EventTaskDeleted, deletedEventData(id), query+" RETURNING id", args...)
+		if err != nil {
+			return classify(err)
 		}
-		if res.RowsAffected > 0 {
+		if deleted {
+			s.announced(userID)
 			return nil
 		}
 	}

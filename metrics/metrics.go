@@ -24,6 +24,7 @@ type Metrics struct {
 	duration     *prometheus.HistogramVec
 	authFailures *prometheus.CounterVec
 	rateLimited  *prometheus.CounterVec
+	openStreams  prometheus.Gauge
 	reasons      map[string]bool // the reason label's values; see AuthFailureReasons
 }
 
@@ -56,6 +57,10 @@ func New(version string, db Database) *Metrics {
 			Namespace: namespace, Name: "rate_limited_total",
 			Help: "Requests refused with 429 by a rate limit, by limit.",
 		}, []string{"limit"}),
+		openStreams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "event_streams_open",
+			Help: "Change-feed streams (GET /api/v1/events) open on this server.",
+		}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
@@ -64,7 +69,7 @@ func New(version string, db Database) *Metrics {
 	})
 	buildInfo.Set(1)
 	m.registry.MustRegister(
-		m.requests, m.duration, m.authFailures, m.rateLimited, buildInfo,
+		m.requests, m.duration, m.authFailures, m.rateLimited, m.openStreams, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -109,3 +114,6 @@ func (m *Metrics) AuthFailed(reason string) {
 func (m *Metrics) RateLimited(limit string) {
 	m.rateLimited.WithLabelValues(limit).Inc()
 }
+
+// OpenStreams sets the number of open change-feed streams.
+func (m *Metrics) OpenStreams(open int) { m.openStreams.Set(float64(open)) }

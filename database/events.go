@@ -1,0 +1,242 @@
+package database
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+
+	"taskflow/models"
+)
+
+// EventChannel is the PostgreSQL NOTIFY channel on which every write that
+// recorded an event announces it, as "<user id> <seq>". The notification is
+// sent by the write's own transaction, so it is delivered at its commit and
+// never for a write rolled back; listeners read the event itself from the
+// events table.
+const EventChannel = "taskflow_events"
+
+// eventRow is one change of a user's tasks or tags, written in the same
+// transaction as the change. (user_id, seq) is its key: seq comes from the
+// user's counter row, whose row lock orders one user's writes, so seq order
+// is commit order. created_at is indexed for pruning.
+type eventRow struct {
+	UserID    string    `gorm:"primaryKey;size:255"`
+	Seq       int64     `gorm:"primaryKey;autoIncrement:false"`
+	Type      string    `gorm:"size:32;not null"`
+	Data      string    `gorm:"not null"`
+	CreatedAt time.Time `gorm:"not null;index"`
+}
+
+func (eventRow) TableName() string { return "events" }
+
+// eventCounterRow holds a user's last event id. It outlives pruned events
+// (and a deleted account), so ids never go back.
+type eventCounterRow struct {
+	UserID string `gorm:"primaryKey;size:255"`
+	Seq    int64  `gorm:"not null"`
+}
+
+func (eventCounterRow) TableName() string { return "event_counters" }
+
+// eventTicketRow is a single-use ticket for the change feed, stored by its
+// SHA-256 only. It carries the issue time and expiry of the token that
+// asked for it: the stream it opens lives no longer than that token.
+type eventTicketRow struct {
+	TokenHash      string `gorm:"primaryKey;size:64"`
+	UserID         string `gorm:"size:255;not null"`
+	TokenIssuedAt  *time.Time
+	TokenExpiresAt time.Time `gorm:"not null"`
+	ExpiresAt      time.Time `gorm:"not null;index"`
+}
+
+func (eventTicketRow) TableName() string { return "event_tickets" }
+
+// recordEvent adds an event of userID to tx, the write's transaction: on
+// PostgreSQL one statement bumps the user's counter, inserts the event and
+// queues its notification; SQLite (no data-modifying CTEs) takes two.
+func recordEvent(tx *gorm.DB, userID string, typ models.EventType, data []byte) error {
+	now := storeTime()
+	if IsPostgres(tx) {
+		return tx.Exec(`WITH s AS (INSERT INTO event_counters (user_id, seq) VALUES (?, 1)
+			ON CONFLICT (user_id) DO UPDATE SET seq = event_counters.seq + 1 RETURNING seq)`+pgEventTail,
+			userID, userID, string(typ), string(data), now, userID).Error
+	}
+	var seq int64
+	if err := scanOne(tx, []any{&seq}, `INSERT INTO event_counters (user_id, seq) VALUES (?, 1)
+		ON CONFLICT (user_id) DO UPDATE SET seq = event_counters.seq + 1 RETURNING seq`, userID); err != nil {
+		return err
+	}
+	return tx.Exec(`INSERT INTO events (user_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, ?)`,
+		userID, seq, string(typ), string(data), now).Error
+}
+
+// pgEventTail follows a CTE s that yields the new seq (no row: no event):
+// it inserts the event and notifies. Its arguments: user id, type, data,
+// time, user id.
+const pgEventTail = `, e AS (INSERT INTO events (user_id, seq, type, data, created_at) SELECT ?, seq, ?, ?, ? FROM s RETURNING seq)
+	SELECT pg_notify('` + EventChannel + `', CAST(? AS text) || ' ' || seq) FROM e`
+
+// deleteWithEvent runs deleteSQL (a DELETE ... RETURNING id of at most one
+// row of userID's) and, if it deleted a row, records an event of typ for
+// it with data. It reports whether a row was deleted. On PostgreSQL it is
+// one statement: the counter is bumped and the event written only from the
+// row the DELETE returned.
+func deleteWithEvent(db *gorm.DB, userID string, typ models.EventType, data []byte, deleteSQL string, args ...any) (bool, error) {
+	if IsPostgres(db) {
+		res := db.Exec(`WITH d AS (`+deleteSQL+`),
+			s AS (INSERT INTO event_counters (user_id, seq) SELECT ?, 1 FROM d
+				ON CONFLICT (user_id) DO UPDATE SET seq = event_counters.seq + 1 RETURNING seq)`+pgEventTail,
+			append(args, userID, userID, string(typ), string(data), storeTime(), userID)...)
+		return res.RowsAffected > 0, res.Error
+	}
+	deleted := false
+	err := db.Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec(deleteSQL, args...)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		deleted = true
+		return recordEvent(tx, userID, typ, data)
+	})
+	return deleted, err
+}
+
+// taskEventData is the data of a task.created or task.updated event: the
+// task exactly as the write's answer shows it.
+func taskEventData(t models.Task) []byte {
+	b := append([]byte(`{"id":`), strconv.Quote(t.ID)...)
+	b = append(b, `,"task":`...)
+	b = t.AppendJSON(b)
+	return append(b, '}')
+}
+
+// tagEventData is the data of a tag.created or tag.updated event.
+func tagEventData(t models.Tag) ([]byte, error) {
+	return json.Marshal(struct {
+		ID  string     `json:"id"`
+		Tag models.Tag `json:"tag"`
+	}{t.ID, t})
+}
+
+// deletedEventData is the data of a task.deleted or tag.deleted event.
+// Ids are UUIDs, which need no escaping.
+func deletedEventData(id string) []byte {
+	return append(append([]byte(`{"id":`), strconv.Quote(id)...), '}')
+}
+
+// Events reads users' change feeds and keeps the feed's tickets.
+type Events struct{ db *gorm.DB }
+
+// NewEvents returns the event store over db.
+func NewEvents(db *gorm.DB) *Events { return &Events{db: db} }
+
+// eventBatch is the most events After returns at once; a stream reads on
+// until it has caught up.
+const eventBatch = 200
+
+// After returns userID's events with ids above after, in order, at most
+// eventBatch of them.
+func (s *Events) After(ctx context.Context, userID string, after int64) ([]models.Event, error) {
+	rows, err := s.db.WithContext(ctx).Raw(`SELECT seq, type, data FROM events WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+		userID, after, eventBatch).Rows()
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var events []models.Event
+	for rows.Next() {
+		var e models.Event
+		var typ, data string
+		if err := rows.Scan(&e.Seq, &typ, &data); err != nil {
+			return nil, classify(err)
+		}
+		e.Type, e.Data = models.EventType(typ), []byte(data)
+		events = append(events, e)
+	}
+	return events, classify(rows.Err())
+}
+
+// Head returns where userID's feed stands, in one statement.
+func (s *Events) Head(ctx context.Context, userID string) (models.EventHead, error) {
+	var head models.EventHead
+	var oldest sql.NullInt64
+	err := scanOne(s.db.WithContext(ctx), []any{&head.Latest, &oldest},
+		`SELECT c.seq, (SELECT min(seq) FROM events e WHERE e.user_id = c.user_id) FROM event_counters c WHERE c.user_id = ?`, userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return models.EventHead{}, nil
+	}
+	if err != nil {
+		return models.EventHead{}, classify(err)
+	}
+	head.Oldest = oldest.Int64
+	return head, nil
+}
+
+// ticketBytes is a ticket's randomness: 256 bits, nothing to guess.
+const ticketBytes = 32
+
+// CreateTicket stores a new single-use ticket for userID's feed, valid for
+// ttl, and returns it. tokenIssuedAt and tokenExpiresAt are those of the
+// token that asked for it.
+func (s *Events) CreateTicket(ctx context.Context, userID string, tokenIssuedAt *time.Time, tokenExpiresAt time.Time, ttl time.Duration) (string, error) {
+	raw := make([]byte, ticketBytes)
+	if _, err := rand.Read(raw); err != nil {
+		return "", classify(err)
+	}
+	ticket := base64.RawURLEncoding.EncodeToString(raw)
+	row := eventTicketRow{
+		TokenHash: hashTicket(ticket), UserID: userID, TokenIssuedAt: utcPtr(tokenIssuedAt),
+		TokenExpiresAt: tokenExpiresAt.UTC(), ExpiresAt: storeTime().Add(ttl),
+	}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return "", classify(err)
+	}
+	return ticket, nil
+}
+
+// RedeemTicket spends ticket: one statement deletes it and returns what it
+// was for, so of two requests presenting it, only one gets it. A used,
+// expired or unknown ticket is unauthorized.
+func (s *Events) RedeemTicket(ctx context.Context, ticket string) (models.EventTicket, error) {
+	var t models.EventTicket
+	var issued sql.NullTime
+	err := scanOne(s.db.WithContext(ctx), []any{&t.UserID, &issued, &t.TokenExpiresAt},
+		`DELETE FROM event_tickets WHERE token_hash = ? AND expires_at > ? RETURNING user_id, token_issued_at, token_expires_at`,
+		hashTicket(ticket), storeTime())
+	if errors.Is(err, sql.ErrNoRows) {
+		return models.EventTicket{}, models.Errorf(models.CodeUnauthorized, "the ticket is used, expired or unknown: ask for a new one")
+	}
+	if err != nil {
+		return models.EventTicket{}, classify(err)
+	}
+	t.TokenIssuedAt, t.TokenExpiresAt = nullTime(issued), t.TokenExpiresAt.UTC()
+	return t, nil
+}
+
+// Prune deletes the events recorded before keepSince and the tickets that
+// have expired, and returns how many events went.
+func (s *Events) Prune(ctx context.Context, keepSince time.Time) (int64, error) {
+	db := s.db.WithContext(ctx)
+	res := db.Exec(`DELETE FROM events WHERE created_at < ?`, keepSince.UTC())
+	if res.Error != nil {
+		return 0, classify(res.Error)
+	}
+	if err := db.Exec(`DELETE FROM event_tickets WHERE expires_at < ?`, storeTime()).Error; err != nil {
+		return res.RowsAffected, classify(err)
+	}
+	return res.RowsAffected, nil
+}
+
+func hashTicket(ticket string) string {
+	sum := sha256.Sum256([]byte(ticket))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,156 @@
+package routes
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"taskflow/auth"
+	"taskflow/models"
+	"taskflow/realtime"
+)
+
+// TicketTTL is how long a change-feed ticket may wait to be redeemed.
+const TicketTTL = 30 * time.Second
+
+// EventStore keeps the change feed's tickets (database.Events).
+type EventStore interface {
+	CreateTicket(ctx context.Context, userID string, tokenIssuedAt *time.Time, tokenExpiresAt time.Time, ttl time.Duration) (string, error)
+	RedeemTicket(ctx context.Context, ticket string) (models.EventTicket, error)
+}
+
+// EventsDeps is what the change feed needs.
+type EventsDeps struct {
+	Hub    *realtime.Hub
+	Store  EventStore
+	Stream realtime.StreamConfig
+	// Guard authenticates bearer tokens, as on every other group.
+	Guard fiber.Handler
+}
+
+// Events registers the change feed: POST /ticket and GET / (the stream).
+func Events(r fiber.Router, d EventsDeps) {
+	r.Post("/ticket", d.Guard, createTicket(d.Store))
+	r.Get("/", authenticateStream(d.Guard), openStream(d))
+}
+
+type ticketAnswer struct {
+	Ticket    string `json:"ticket"`
+	ExpiresIn int    `json:"expires_in"`
+}
+
+func createTicket(store EventStore) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		caller, _ := auth.CallerFrom(c)
+		issuedAt, expiresAt, ok := auth.TokenLifetime(c)
+		if !ok {
+			return auth.InvalidToken("the token could not be read")
+		}
+		ticket, err := store.CreateTicket(c.UserContext(), caller.UserID, issuedAt, expiresAt, TicketTTL)
+		if err != nil {
+			return err
+		}
+		return c.Status(fiber.StatusCreated).JSON(ticketAnswer{Ticket: ticket, ExpiresIn: int(TicketTTL / time.Second)})
+	}
+}
+
+// authenticateStream lets a request carrying only a ticket through to the
+// stream, which redeems it; any other request passes the guard first. A
+// request with both a bearer token and a ticket must pass both, for the
+// same user.
+func authenticateStream(guard fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if c.Query("ticket") != "" && c.Get(fiber.HeaderAuthorization) == "" {
+			return c.Next()
+		}
+		return guard(c)
+	}
+}
+
+// streamOwner is who a stream is for, and the token it lives by.
+type streamOwner struct {
+	userID    string
+	issuedAt  *time.Time
+	expiresAt time.Time
+}
+
+func openStream(d EventsDeps) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lastEventID, err := lastEventID(c)
+		if err != nil {
+			return err
+		}
+		owner, err := ownerOf(c, d.Store)
+		if err != nil {
+			return err
+		}
+		revoked, err := d.Stream.Revoked(c.UserContext(), owner.userID, owner.issuedAt)
+		if err != nil {
+			return err
+		}
+		if revoked || !owner.expiresAt.After(time.Now()) {
+			return auth.InvalidToken("the token that asked for this ticket is no longer valid")
+		}
+		conn := c.Context().Conn()
+		stream, err := realtime.Open(d.Hub, d.Stream, owner.userID, owner.issuedAt, owner.expiresAt, lastEventID, conn.SetWriteDeadline)
+		switch {
+		case errors.Is(err, realtime.ErrTooManyStreams):
+			return models.Errorf(models.CodeRateLimited, "at most %d streams may be open at once: close one first", realtime.MaxStreamsPerUser)
+		case errors.Is(err, realtime.ErrClosed):
+			return models.Errorf(models.CodeUnavailable, "the server is shutting down: reconnect")
+		case err != nil:
+			return err
+		}
+		c.Set(fiber.HeaderContentType, "text/event-stream")
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		// Proxies that buffer answers (nginx) would hold events back.
+		c.Set("X-Accel-Buffering", "no")
+		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) { stream.Run(w) })
+		return nil
+	}
+}
+
+// ownerOf is the stream's owner: the ticket's when the request carries one
+// (and then a bearer token, if also sent, must be the same user's), else
+// the bearer token's.
+func ownerOf(c *fiber.Ctx, store EventStore) (streamOwner, error) {
+	caller, hasBearer := auth.CallerFrom(c)
+	if ticket := c.Query("ticket"); ticket != "" {
+		t, err := store.RedeemTicket(c.UserContext(), ticket)
+		if err != nil {
+			return streamOwner{}, err
+		}
+		if hasBearer && caller.UserID != t.UserID {
+			return streamOwner{}, auth.InvalidToken("the ticket was issued to another user")
+		}
+		return streamOwner{userID: t.UserID, issuedAt: t.TokenIssuedAt, expiresAt: t.TokenExpiresAt}, nil
+	}
+	issuedAt, expiresAt, ok := auth.TokenLifetime(c)
+	if !ok {
+		return streamOwner{}, auth.InvalidToken("the token could not be read")
+	}
+	return streamOwner{userID: caller.UserID, issuedAt: issuedAt, expiresAt: expiresAt}, nil
+}
+
+// lastEventID is the id a reconnecting client saw last (the Last-Event-ID
+// header, or last_event_id in the query for clients that cannot set it),
+// or -1 for a fresh stream.
+func lastEventID(c *fiber.Ctx) (int64, error) {
+	raw := c.Get("Last-Event-ID")
+	if raw == "" {
+		raw = c.Query("last_event_id")
+	}
+	if raw == "" {
+		return -1, nil
+	}
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id < 0 {
+		return 0, &models.Error{Code: models.CodeBadRequest, Message: "Last-Event-ID must be an event id: a non-negative integer",
+			Fields: []models.FieldError{{Field: "last_event_id", Message: "must be a non-negative integer"}}}
+	}
+	return id, nil
+}
