@@ -27,6 +27,13 @@ const queueChunks = 256
 // chunkSize is the most one read takes from a socket.
 const chunkSize = 32 << 10
 
+// keptRequests and keptRequestBytes bound what Requests returns: the
+// latest requests, each cut to its first bytes.
+const (
+	keptRequests     = 256
+	keptRequestBytes = 4 << 10
+)
+
 // Proxy forwards every connection made to its loopback address to one
 // target. It is safe for concurrent use.
 type Proxy struct {
@@ -37,6 +44,10 @@ type Proxy struct {
 	delay time.Duration // one way: half the RTT
 	conns []*conn       // every connection since the start or the last Reset
 	open  map[*conn]struct{}
+	// ignore, if set, names requests that are not counted.
+	ignore func(request []byte) bool
+	// requests are the latest requests answered since the last Reset.
+	requests [][]byte
 
 	wg sync.WaitGroup
 }
@@ -133,6 +144,37 @@ func (p *Proxy) Reset() {
 	}
 	clear(p.conns[len(kept):])
 	p.conns = kept
+	p.requests = nil
+}
+
+// SetIgnore leaves uncounted, from now on, every round trip whose request
+// (the client's bytes of that turn, up to 4 KiB) ignore matches: traffic
+// of the app's own in the background, say, that a test must tell apart
+// from a request's. nil counts everything again.
+func (p *Proxy) SetIgnore(ignore func(request []byte) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ignore = ignore
+}
+
+// Requests are the client's bytes of the latest round trips since the
+// start or the last Reset (at most 256, each cut to 4 KiB), oldest
+// first, ignored ones included.
+func (p *Proxy) Requests() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([][]byte(nil), p.requests...)
+}
+
+// answered records a round trip's request and reports whether it counts.
+func (p *Proxy) answered(request []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.requests) == keptRequests {
+		p.requests = append(p.requests[:0], p.requests[1:]...)
+	}
+	p.requests = append(p.requests, request)
+	return p.ignore == nil || !p.ignore(request)
 }
 
 // Open is how many forwarded connections are open.
@@ -174,7 +216,7 @@ func (p *Proxy) accept() {
 			_ = client.Close() // the target is down: so is the proxy, for this client
 			continue
 		}
-		c := &conn{client: client, server: server}
+		c := &conn{client: client, server: server, proxy: p}
 		p.mu.Lock()
 		p.conns = append(p.conns, c)
 		p.open[c] = struct{}{}
@@ -210,7 +252,7 @@ type chunk struct {
 // does not hold back the chunks behind it: a direction carries as much as
 // it would without the proxy, only later. seen is told of every chunk as
 // it is read, for the round-trip count.
-func (p *Proxy) pipe(c *conn, dst, src net.Conn, seen func()) {
+func (p *Proxy) pipe(c *conn, dst, src net.Conn, seen func([]byte)) {
 	queue := make(chan chunk, queueChunks)
 	written := make(chan struct{})
 	go func() {
@@ -231,7 +273,7 @@ func (p *Proxy) pipe(c *conn, dst, src net.Conn, seen func()) {
 		buf := make([]byte, chunkSize)
 		n, err := src.Read(buf)
 		if n > 0 {
-			seen()
+			seen(buf[:n])
 			p.mu.Lock()
 			due := time.Now().Add(p.delay)
 			p.mu.Unlock()
@@ -255,26 +297,36 @@ func (p *Proxy) pipe(c *conn, dst, src net.Conn, seen func()) {
 // conn is one forwarded connection and its turn-taking state.
 type conn struct {
 	client, server net.Conn
+	proxy          *Proxy
 
 	mu        sync.Mutex
-	awaiting  bool // the client spoke and the server has not answered yet
+	awaiting  bool   // the client spoke and the server has not answered yet
+	request   []byte // what the client said this turn, up to keptRequestBytes
 	trips     int
 	closeOnce sync.Once
 }
 
-func (c *conn) clientSpoke() {
+func (c *conn) clientSpoke(data []byte) {
 	c.mu.Lock()
 	c.awaiting = true
+	if room := keptRequestBytes - len(c.request); room > 0 {
+		c.request = append(c.request, data[:min(room, len(data))]...)
+	}
 	c.mu.Unlock()
 }
 
-func (c *conn) serverAnswered() {
+func (c *conn) serverAnswered([]byte) {
 	c.mu.Lock()
-	if c.awaiting {
-		c.awaiting = false
-		c.trips++
-	}
+	awaiting, request := c.awaiting, c.request
+	c.awaiting, c.request = false, nil
 	c.mu.Unlock()
+	// The proxy's lock is taken with no connection's held: Reset takes
+	// them in the other order.
+	if awaiting && c.proxy.answered(request) {
+		c.mu.Lock()
+		c.trips++
+		c.mu.Unlock()
+	}
 }
 
 func (c *conn) roundTrips() int {

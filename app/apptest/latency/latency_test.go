@@ -169,6 +169,29 @@ func TestProxyCountsTurnsOfTheConversation(t *testing.T) {
 	}
 }
 
+func TestProxyIgnoresTheRequestsItIsToldTo(t *testing.T) {
+	p := startProxy(t, echoServer(t, ""), 0)
+	p.SetIgnore(func(request []byte) bool { return strings.HasPrefix(string(request), "poll") })
+	c, r := dial(t, p.Addr())
+	for _, line := range []string{"poll 1", "get", "poll 2", "put"} {
+		exchange(t, c, r, line)
+	}
+	if n := p.Count(); n != 2 {
+		t.Fatalf("Count() = %d with two of four requests ignored, want 2", n)
+	}
+	var got []string
+	for _, req := range p.Requests() {
+		got = append(got, string(req))
+	}
+	if want := "poll 1\n|get\n|poll 2\n|put\n"; strings.Join(got, "|") != want {
+		t.Fatalf("Requests() = %q, want every request, ignored ones too: %q", got, want)
+	}
+	p.Reset()
+	if len(p.Requests()) != 0 {
+		t.Fatalf("Requests() = %q after Reset, want none", p.Requests())
+	}
+}
+
 // On PostgreSQL through pgx, the way the app talks to it: a statement
 // already prepared on the connection is one round trip, a transaction
 // around it three, a batch of three statements one.
