@@ -31,7 +31,7 @@ func mountAuth(app *fiber.App, api fiber.Router, d Deps) (fiber.Handler, *auth.R
 	limits := rateLimitStorage(d)
 	routes.Auth(api.Group("/auth"), routes.AuthDeps{
 		Users:  database.NewUsers(d.DB),
-		Tokens: database.NewTokens(d.DB, cfg.RefreshTokenTTL, cfg.SessionMaxAge),
+		Tokens: database.NewTokens(d.DB, cfg.RefreshTokenTTL, cfg.SessionMaxAge).WithReuseInterval(cfg.RefreshReuseInterval),
 		AccessTokens: auth.AccessTokens{
 			Secret: []byte(cfg.JWTSecretKey.Reveal()), Issuer: cfg.JWTIssuer, TTL: cfg.AccessTokenTTL,
 		},

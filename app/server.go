@@ -16,6 +16,7 @@ import (
 	"taskflow/config"
 	"taskflow/database"
 	"taskflow/metrics"
+	"taskflow/models"
 	"taskflow/realtime"
 )
 
@@ -117,8 +118,26 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	s.revocations = auth.NewRevocations(database.NewCutoffs(db), s.log)
 	s.revocations.Start()
-	s.eventPruner = realtime.StartPruner(database.NewEvents(db), s.log)
+	s.eventPruner = realtime.StartPruner(expiredRows{
+		events: database.NewEvents(db), keys: database.NewIdempotencyKeys(db, models.IdempotencyKeyTTL),
+	}, s.log)
 	return nil
+}
+
+// expiredRows prunes, on the change feed's schedule, both tables that keep
+// a day of writes: the events and the idempotency keys.
+type expiredRows struct {
+	events *database.Events
+	keys   *database.IdempotencyKeys
+}
+
+func (e expiredRows) Prune(ctx context.Context, keepSince time.Time) (int64, error) {
+	events, err := e.events.Prune(ctx, keepSince)
+	if err != nil {
+		return events, err
+	}
+	keys, err := e.keys.Prune(ctx)
+	return events + keys, err
 }
 
 // listenURL is where the change feed's listener connects: LISTEN needs a

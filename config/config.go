@@ -82,6 +82,10 @@ type Config struct {
 	// SessionMaxAge is a refresh family's absolute lifetime, counted from
 	// the login that began it; refreshing never extends it.
 	SessionMaxAge time.Duration `env:"SESSION_MAX_AGE" envDefault:"2160h"`
+	// RefreshReuseInterval is how long after its rotation a refresh token
+	// presented again still gets a working pair rather than revoking its
+	// family: two tabs refreshing at once both stay signed in.
+	RefreshReuseInterval time.Duration `env:"REFRESH_REUSE_INTERVAL" envDefault:"10s"`
 	// JWTSecretKeyPrevious and BetterAuthSecretPrevious are secrets being
 	// rotated out: tokens they signed are still accepted while new ones
 	// are signed (or expected to be) with the current secret.

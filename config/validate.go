@@ -126,6 +126,9 @@ func (c Config) validateLimits() []string {
 			problems = append(problems, p.name+": must be greater than zero")
 		}
 	}
+	if c.RefreshReuseInterval < 0 || c.RefreshReuseInterval > time.Minute {
+		problems = append(problems, "REFRESH_REUSE_INTERVAL: must be from 0 to 1m")
+	}
 	if c.EventsPingInterval <= 0 || c.EventsPingInterval > 15*time.Second {
 		problems = append(problems, "EVENTS_PING_INTERVAL: must be greater than zero and at most 15s")
 	}

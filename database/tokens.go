@@ -25,6 +25,9 @@ type Tokens struct {
 	db     *gorm.DB
 	ttl    time.Duration
 	maxAge time.Duration
+	// reuseInterval is how long after its rotation a token still gets a
+	// working pair (see WithReuseInterval); zero allows no reuse.
+	reuseInterval time.Duration
 }
 
 // NewTokens returns the refresh token store. A token lives for ttl after it
@@ -32,6 +35,18 @@ type Tokens struct {
 // refreshing keeps a session going, but not forever.
 func NewTokens(db *gorm.DB, ttl, maxAge time.Duration) *Tokens {
 	return &Tokens{db: db, ttl: ttl, maxAge: maxAge}
+}
+
+// WithReuseInterval returns the store with a grace period: a token
+// presented again within interval of its rotation gets another working
+// token of its family and revokes nothing, so that two tabs sharing a
+// session can refresh at the same instant. After the interval, reuse
+// revokes the family as before. See history/adr/0007-refresh-reuse-interval.md
+// for what this gives up.
+func (s *Tokens) WithReuseInterval(interval time.Duration) *Tokens {
+	c := *s
+	c.reuseInterval = max(interval, 0)
+	return &c
 }
 
 func errInvalidRefreshToken() error {
@@ -74,7 +89,9 @@ const (
 // of two concurrent rotations of one token only the one whose UPDATE
 // changed the row wins; the other sees a spent token. Presenting a spent or
 // revoked token revokes its whole family (someone holds a copy), and
-// both cases answer unauthorized.
+// both cases answer unauthorized; except that a token spent less than the
+// reuse interval ago gets another successor (the loser of two tabs'
+// simultaneous refreshes), and nothing is revoked.
 //
 // The UPDATE is the transaction's first statement on purpose: it takes the
 // write lock before anything is read. A deferred SQLite transaction that
@@ -101,7 +118,7 @@ func (s *Tokens) Rotate(ctx context.Context, token string) (models.RefreshToken,
 			return err
 		}
 		switch {
-		case spent.RowsAffected == 1:
+		case spent.RowsAffected == 1, s.withinReuseInterval(row, now):
 			outcome = rotationDone
 			next, err = s.insert(tx, row.UserID, row.FamilyID, now, s.sessionEnd(row, now))
 			return err
@@ -119,6 +136,14 @@ func (s *Tokens) Rotate(ctx context.Context, token string) (models.RefreshToken,
 		return models.RefreshToken{}, errInvalidRefreshToken()
 	}
 	return next, nil
+}
+
+// withinReuseInterval reports whether row, spent by its rotation but not
+// revoked or expired, is presented again soon enough to be the session's
+// other tab rather than a stolen copy.
+func (s *Tokens) withinReuseInterval(row refreshTokenRow, now time.Time) bool {
+	return s.reuseInterval > 0 && row.UsedAt != nil && row.RevokedAt == nil &&
+		row.ExpiresAt.After(now) && now.Sub(*row.UsedAt) <= s.reuseInterval
 }
 
 // Revoke ends the login token belongs to: its whole family stops working.

@@ -52,7 +52,7 @@ func pruneOnce(ctx context.Context, store PruneStore, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(ctx, pruneTimeout)
 	defer cancel()
 	if _, err := store.Prune(ctx, time.Now().Add(-Retention)); err != nil && ctx.Err() == nil {
-		log.Warn("cannot prune the change-feed events", "error", err.Error())
+		log.Warn("cannot prune expired events and idempotency keys", "error", err.Error())
 	}
 }
 

@@ -17,12 +17,16 @@ import (
 // highLimit lifts the auth rate limits for tests that are not about them.
 var highLimit = map[string]string{"AUTH_RATE_LIMIT": "1000", "LOGIN_FAIL_LIMIT": "1000"}
 
+// strictRotation is highLimit with no reuse interval: any second use of a
+// refresh token is reuse, as it is after the interval.
+var strictRotation = map[string]string{"AUTH_RATE_LIMIT": "1000", "LOGIN_FAIL_LIMIT": "1000", "REFRESH_REUSE_INTERVAL": "0s"}
+
 // TestAuthFlow walks an account through its whole life: register, me,
 // refresh, reuse of a spent refresh token, login, logout, and deletion
 // with everything it owns.
 func TestAuthFlow(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
-		s := apptest.Start(t, db, highLimit)
+		s := apptest.Start(t, db, strictRotation)
 		api := newAuthAPI(t, s)
 		password := api.usePassword("correct horse battery")
 
@@ -146,11 +150,11 @@ func requireAccessToken(t testing.TB, token, sub string) {
 	}
 }
 
-// TestConcurrentRefresh presents one refresh token many times at once:
-// exactly one request wins.
+// TestConcurrentRefresh presents one refresh token many times at once,
+// with no reuse interval: exactly one request wins.
 func TestConcurrentRefresh(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
-		s := apptest.Start(t, db, highLimit)
+		s := apptest.Start(t, db, strictRotation)
 		api := newAuthAPI(t, s)
 		pair := api.register(t, "racer@example.com", "a racing password")
 		const racers = 8
