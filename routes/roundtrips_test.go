@@ -23,15 +23,15 @@ import (
 var roundTripBudgets = map[string]int{
 	"GET /tasks":                 2, // the page with its total, then the page's tags
 	"GET /tasks/{id}":            1, // the task joined to its tags
-	"POST /tasks":                5, // BEGIN, advisory lock, INSERT, cap count, COMMIT
-	"POST /tasks with 2 tag_ids": 7, // BEGIN, advisory lock, INSERT, cap count, INSERT links, COMMIT, read the tags back
-	"PUT /tasks/{id} new tags":   8, // BEGIN, SELECT FOR UPDATE, read links, DELETE links, INSERT links, UPDATE, COMMIT, read the tags back
-	"PATCH /tasks/{id} If-Match": 5, // BEGIN, SELECT FOR UPDATE, UPDATE, COMMIT, read the tags back
-	"DELETE /tasks/{id}":         1, // the DELETE, version check included
+	"POST /tasks":                6, // BEGIN, advisory lock, INSERT, cap count, event (counter, row and NOTIFY in one), COMMIT
+	"POST /tasks with 2 tag_ids": 8, // BEGIN, advisory lock, INSERT, cap count, INSERT links, read the tags back, event, COMMIT
+	"PUT /tasks/{id} new tags":   9, // BEGIN, SELECT FOR UPDATE, read links, DELETE links, INSERT links, UPDATE, read the tags back, event, COMMIT
+	"PATCH /tasks/{id} If-Match": 6, // BEGIN, SELECT FOR UPDATE, UPDATE, read the tags back, event, COMMIT
+	"DELETE /tasks/{id}":         1, // the DELETE, version check and event included (one statement)
 	"GET /tags":                  1, // the tags with their task counts
-	"POST /tags":                 5, // BEGIN, advisory lock, INSERT, cap count, COMMIT
-	"PATCH /tags/{id}":           2, // UPDATE, then read the tag back with its count
-	"DELETE /tags/{id}":          1, // the DELETE (links go by cascade)
+	"POST /tags":                 6, // BEGIN, advisory lock, INSERT, cap count, event, COMMIT
+	"PATCH /tags/{id}":           5, // BEGIN, UPDATE, read the tag back with its count, event, COMMIT
+	"DELETE /tags/{id}":          1, // the DELETE and its event (links go by cascade)
 	"POST /auth/login":           5, // the user by email; BEGIN, DELETE expired tokens, INSERT token, COMMIT
 	"POST /auth/refresh":         6, // BEGIN, UPDATE spends the token, read it, INSERT the next, COMMIT; the user
 }
@@ -54,7 +54,7 @@ func TestRoundTripBudgets(t *testing.T) {
 	// One connection: every statement of a request goes through it in
 	// order, and nothing else of the request's runs beside it.
 	s := apptest.Start(t, proxied, map[string]string{
-		"DB_MAX_OPEN_CONNS": "1", "DB_MAX_IDLE_CONNS": "1", "AUTH_RATE_LIMIT": "1000",
+		"DB_MAX_OPEN_CONNS": "1", "DB_MAX_IDLE_CONNS": "1", "DB_MIN_IDLE_CONNS": "1", "AUTH_RATE_LIMIT": "1000",
 	})
 	a := newRoundTripAccount(t, s)
 	cases := a.cases()
