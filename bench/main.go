@@ -88,7 +88,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Out, "out", "bench-results.json", "where to write the results as JSON (empty: nowhere)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "also profile a DEBUG server's CPU under load into this file (go tool pprof FILE)")
 	fs.StringVar(&o.ProfileLoad, "profile-workload", wlList, "the workload --cpuprofile runs")
-	fs.StringVar(&o.Only, "workloads", "", "comma-separated workloads to run (default: all): list, list filter+q, get one, create, patch, mixed")
+	fs.StringVar(&o.Only, "workloads", "", "comma-separated workloads to run (default: all): list, list filter+q, get one, create, create+key, patch, mixed")
 	fs.StringVar(&o.ServerBin, "server-bin", "", "measure this server binary instead of building the working tree (to compare two versions)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the benchmark database and work directory, to look into them")
 	fs.Var(o.ServerEnv, "server-env", "KEY=VALUE for the server's environment, e.g. DB_MAX_OPEN_CONNS=8 (repeatable)")

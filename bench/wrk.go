@@ -19,6 +19,9 @@ import (
 // request is one HTTP request of a workload; wrk sends them in random order.
 type request struct {
 	Method, Path, Token, Body string
+	// Keyed requests carry an Idempotency-Key unique to each send, so
+	// every one is a first request and none a replay.
+	Keyed bool
 }
 
 // workload is what one load run sends.
@@ -33,6 +36,7 @@ const (
 	wlListFilter = "list filter+q"
 	wlGet        = "get one"
 	wlCreate     = "create"
+	wlCreateKey  = "create+key"
 	wlPatch      = "patch"
 	wlMixed      = "mixed"
 )
@@ -121,9 +125,20 @@ func workloads(d dataset, tokens map[string]string) []workload {
 		{Name: wlListFilter, Requests: listRequests(d, tokens, filterQuery)},
 		{Name: wlGet, Requests: get},
 		{Name: wlCreate, Requests: create},
+		{Name: wlCreateKey, Requests: keyed(create)},
 		{Name: wlPatch, Requests: patch},
 		{Name: wlMixed, Requests: mixedRequests(list, get, create, patch)},
 	}
+}
+
+// keyed returns reqs each sent with an Idempotency-Key of its own.
+func keyed(reqs []request) []request {
+	out := make([]request, len(reqs))
+	for i, r := range reqs {
+		r.Keyed = true
+		out[i] = r
+	}
+	return out
 }
 
 // writes reports whether a workload changes the dataset.
@@ -143,7 +158,7 @@ func wrkScript(w workload) string {
 	var b strings.Builder
 	b.WriteString("local specs = {\n")
 	for _, r := range w.Requests {
-		fmt.Fprintf(&b, "{%s, %s, %s, %s},\n", luaString(r.Method), luaString(r.Path), luaString(r.Token), luaString(r.Body))
+		fmt.Fprintf(&b, "{%s, %s, %s, %s, %t},\n", luaString(r.Method), luaString(r.Path), luaString(r.Token), luaString(r.Body), r.Keyed)
 	}
 	b.WriteString(`}
 local reqs = {}
@@ -164,8 +179,20 @@ function init(args)
     reqs[i] = wrk.format(s[1], s[2], headers, body)
   end
 end
+-- a keyed request is formatted at each send, with a key no other send
+-- of any thread or run uses.
+local sent = 0
+local run = tostring(os.time())
 function request()
-  return reqs[math.random(#reqs)]
+  local i = math.random(#reqs)
+  local s = specs[i]
+  if not s[5] then
+    return reqs[i]
+  end
+  sent = sent + 1
+  local headers = {["Authorization"] = "Bearer " .. s[3], ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = string.format("bench-%s-%d-%d", run, seed or 0, sent)}
+  return wrk.format(s[1], s[2], headers, s[4])
 end
 function done(summary, latency, requests)
   local e = summary.errors
