@@ -100,31 +100,36 @@ func write(t *testing.T, srv *apptest.Server, token, method, path string, body a
 func requireEvents(t *testing.T, s *eventstest.Stream, firstID int64, want []expected) {
 	t.Helper()
 	for i, w := range want {
-		got := s.Next(t, eventWait)
-		if got.ID != firstID+int64(i) {
-			t.Fatalf("event %d: id %d, want %d", i, got.ID, firstID+int64(i))
+		requireEvent(t, s.Next(t, eventWait), firstID+int64(i), w)
+	}
+}
+
+// requireEvent checks that got is the event w with id wantID.
+func requireEvent(t *testing.T, got eventstest.Event, wantID int64, w expected) {
+	t.Helper()
+	if got.ID != wantID {
+		t.Fatalf("event id %d, want %d", got.ID, wantID)
+	}
+	if got.Type != w.typ {
+		t.Fatalf("event %d: type %q, want %q (data %s)", got.ID, got.Type, w.typ, got.Data)
+	}
+	var data map[string]any
+	got.Decode(t, &data)
+	if data["id"] != w.id {
+		t.Fatalf("event %d: id %v, want %s", got.ID, data["id"], w.id)
+	}
+	if w.body == nil {
+		if len(data) != 1 {
+			t.Fatalf("event %d: data %s, want only the id", got.ID, got.Data)
 		}
-		if got.Type != w.typ {
-			t.Fatalf("event %d: type %q, want %q (data %s)", got.ID, got.Type, w.typ, got.Data)
-		}
-		var data map[string]any
-		got.Decode(t, &data)
-		if data["id"] != w.id {
-			t.Fatalf("event %d: id %v, want %s", got.ID, data["id"], w.id)
-		}
-		if w.body == nil {
-			if len(data) != 1 {
-				t.Fatalf("event %d: data %s, want only the id", got.ID, got.Data)
-			}
-			continue
-		}
-		key := "task"
-		if w.typ[:3] == "tag" {
-			key = "tag"
-		}
-		if !reflect.DeepEqual(data[key], w.body) {
-			t.Fatalf("event %d: %s\n%v\nwant the write's answer\n%v", got.ID, key, data[key], w.body)
-		}
+		return
+	}
+	key := "task"
+	if w.typ[:3] == "tag" {
+		key = "tag"
+	}
+	if !reflect.DeepEqual(data[key], w.body) {
+		t.Fatalf("event %d: %s\n%v\nwant the write's answer\n%v", got.ID, key, data[key], w.body)
 	}
 }
 

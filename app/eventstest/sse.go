@@ -36,8 +36,10 @@ type Stream struct {
 	Header http.Header
 	Events chan Event
 	// Pings counts the ": ping" comments read so far (read it after Ended).
-	pings  chan struct{}
-	ended  chan struct{}
+	pings chan struct{}
+	ended chan struct{}
+	// err is why reading stopped, nil at a clean end of the body.
+	err    error
 	cancel context.CancelFunc
 }
 
@@ -103,6 +105,7 @@ func (s *Stream) read(resp *http.Response) {
 			e.Data = line[len("data: "):]
 		}
 	}
+	s.err = scanner.Err()
 }
 
 // Close drops the connection.
@@ -110,6 +113,14 @@ func (s *Stream) Close() { s.cancel() }
 
 // Ended is closed once the server ended the stream (or Close did).
 func (s *Stream) Ended() <-chan struct{} { return s.ended }
+
+// Err is why reading stopped (read it after Ended): nil when the server
+// ended the body cleanly, an error when the connection was cut or Close
+// dropped it.
+func (s *Stream) Err() error {
+	<-s.ended
+	return s.err
+}
 
 // Pings receives for each ": ping" comment.
 func (s *Stream) Pings() <-chan struct{} { return s.pings }
