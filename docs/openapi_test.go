@@ -78,6 +78,8 @@ var contractOperations = map[string][]string{
 	"/api/v1/tasks/{id}":      {"GET", "PUT", "PATCH", "DELETE"},
 	"/api/v1/tags":            {"GET", "POST"},
 	"/api/v1/tags/{id}":       {"GET", "PATCH", "DELETE"},
+	"/api/v1/events":          {"GET"},
+	"/api/v1/events/ticket":   {"POST"},
 }
 
 var publicAuthPaths = map[string]bool{
