@@ -3,11 +3,13 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +51,12 @@ func TestBrowser(t *testing.T) {
 		})
 		t.Run("unlisted origin is blocked by the browser", func(t *testing.T) {
 			testUnlistedOrigin(t, browser, s, unlisted)
+		})
+		t.Run("allowed origin follows the change feed", func(t *testing.T) {
+			testAllowedFeed(t, browser, s, allowed)
+		})
+		t.Run("unlisted origin gets no feed ticket", func(t *testing.T) {
+			testUnlistedFeed(t, browser, s, unlisted)
 		})
 	})
 
@@ -152,6 +160,72 @@ func testUnlistedOrigin(t *testing.T, browser context.Context, s *apptest.Server
 		t.Errorf("the browser console does not say CORS blocked the calls:\n%s", page.Console)
 	}
 	requireTaskCount(t, s, userID, 0)
+}
+
+// testAllowedFeed has the page open the change feed with a ticket, then
+// writes through the API from here and checks the page was told of it.
+func testAllowedFeed(t *testing.T, browser context.Context, s *apptest.Server, origin string) {
+	token := apptest.Token(t, uuid.NewString())
+	const title = "Announced to the browser"
+	var task client.Task
+	createTask := func() {
+		r := s.Do(t, apptest.Request{Method: http.MethodPost, Path: "/api/v1/tasks", Token: token,
+			Body: map[string]string{"title": title}})
+		apptest.RequireStatus(t, r, http.StatusCreated)
+		r.JSON(t, &task)
+	}
+	page := runPageActing(t, browser, pageURL(origin, s.URL, token, "feed"),
+		`window.observed.streamOpen`, createTask)
+	if page.Error != "" {
+		t.Fatalf("the page's feed failed: %s\nobserved: %+v\nconsole:\n%s", page.Error, page, page.Console)
+	}
+	ticket := page.step(t, "ticket")
+	requireStep(t, ticket, http.StatusCreated)
+
+	if page.Event == nil {
+		t.Fatalf("the page recorded no event; observed: %+v", page)
+	}
+	if page.Event.Type != "task.created" {
+		t.Fatalf("event type = %q, want task.created", page.Event.Type)
+	}
+	if id, err := strconv.ParseInt(page.Event.LastEventID, 10, 64); err != nil || id <= 0 {
+		t.Fatalf("event id = %q, want a positive decimal integer", page.Event.LastEventID)
+	}
+	var data struct {
+		ID   string      `json:"id"`
+		Task client.Task `json:"task"`
+	}
+	if err := json.Unmarshal([]byte(page.Event.Data), &data); err != nil {
+		t.Fatalf("event data is not JSON (%v): %s", err, page.Event.Data)
+	}
+	if data.ID != task.ID || data.Task.ID != task.ID || data.Task.Title != title {
+		t.Fatalf("event data = %s, want id %s and the task titled %q", page.Event.Data, task.ID, title)
+	}
+}
+
+// testUnlistedFeed checks that a page on an unlisted origin cannot even
+// ask for a ticket: the preflight is refused and the POST never sent.
+func testUnlistedFeed(t *testing.T, browser context.Context, s *apptest.Server, origin string) {
+	before := accessLog(t, s.Logs())
+	page := runPage(t, browser, pageURL(origin, s.URL, apptest.Token(t, uuid.NewString()), "feedBlocked"))
+	if page.Error != "" {
+		t.Fatalf("the page failed: %s", page.Error)
+	}
+	after := accessLog(t, s.Logs())
+	sent := func(method, path string) int {
+		return countRequests(after, method, path) - countRequests(before, method, path)
+	}
+
+	requireRejected(t, page.step(t, "ticket"))
+	if n := sent(http.MethodOptions, "/api/v1/events/ticket"); n != 1 {
+		t.Fatalf("OPTIONS /api/v1/events/ticket reached the server %d times, want 1 (the refused preflight)", n)
+	}
+	if n := sent(http.MethodPost, "/api/v1/events/ticket"); n != 0 {
+		t.Fatalf("POST /api/v1/events/ticket reached the server %d times after a refused preflight, want 0", n)
+	}
+	if !strings.Contains(page.Console, "blocked by CORS policy") {
+		t.Errorf("the browser console does not say CORS blocked the call:\n%s", page.Console)
+	}
 }
 
 func testDocsRender(t *testing.T, browser context.Context, baseURL string) {
@@ -276,7 +350,18 @@ type pageObservation struct {
 	Done     bool                 `json:"done"`
 	Error    string               `json:"error"`
 	Steps    map[string]fetchStep `json:"steps"`
-	Console  string               `json:"-"`
+	// StreamOpen and Event are the change feed's: whether the EventSource
+	// opened, and the first task.created event it received.
+	StreamOpen bool       `json:"streamOpen"`
+	Event      *feedEvent `json:"event"`
+	Console    string     `json:"-"`
+}
+
+// feedEvent is a server-sent event as the page's EventSource delivered it.
+type feedEvent struct {
+	Type        string `json:"type"`
+	LastEventID string `json:"lastEventId"`
+	Data        string `json:"data"`
 }
 
 // fetchStep is one call as the page's JavaScript saw it. Headers the server
@@ -315,6 +400,14 @@ func (s fetchStep) decode(t *testing.T, v any) {
 // and reads what it recorded.
 func runPage(t *testing.T, browser context.Context, pageURL string) pageObservation {
 	t.Helper()
+	return runPageActing(t, browser, pageURL, "", nil)
+}
+
+// runPageActing is runPage that, once the JavaScript condition cue holds,
+// calls act while the page keeps running. A page that finishes before the
+// cue (it failed) is read without act.
+func runPageActing(t *testing.T, browser context.Context, pageURL, cue string, act func()) pageObservation {
+	t.Helper()
 	ctx, done := newTab(t, browser)
 	defer done()
 	// Create the tab before subscribing to its console, so nothing is missed.
@@ -324,6 +417,17 @@ func runPage(t *testing.T, browser context.Context, pageURL string) pageObservat
 	console := collectConsole(ctx)
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
 		t.Fatalf("open the client page: %v", err)
+	}
+	if act != nil {
+		ready := fmt.Sprintf(`window.observed !== undefined && (window.observed.done || (%s))`, cue)
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](ready, chromedp.WithPollingTimeout(pageTimeout))); err != nil {
+			t.Fatalf("the client page never got to %s: %v\nconsole:\n%s", cue, err, console.String())
+		}
+		if done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.observed.done`)); err != nil {
+			t.Fatalf("read window.observed.done: %v", err)
+		} else if !done {
+			act()
+		}
 	}
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.observed !== undefined && window.observed.done`,
 		chromedp.WithPollingTimeout(pageTimeout))); err != nil {

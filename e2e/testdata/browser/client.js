@@ -3,7 +3,7 @@
 // browser let it see, for the end-to-end test to read.
 //
 // The page's URL fragment says what to do:
-//   #api=<API base URL>&token=<bearer token>&scenario=crud|blocked
+//   #api=<API base URL>&token=<bearer token>&scenario=crud|blocked|feed|feedBlocked
 "use strict";
 
 const params = new URLSearchParams(location.hash.slice(1));
@@ -11,7 +11,7 @@ const api = params.get("api");
 const token = params.get("token");
 const scenario = params.get("scenario");
 
-window.observed = { scenario, done: false, error: null, steps: {} };
+window.observed = { scenario, done: false, error: null, steps: {}, streamOpen: false, event: null };
 
 function call(method, path, { body, headers = {} } = {}) {
   const init = { method, headers: { Authorization: `Bearer ${token}`, ...headers } };
@@ -88,12 +88,51 @@ async function blocked() {
   }));
 }
 
+// feed follows the change feed as the frontend does: EventSource cannot
+// send a bearer token, so the page first trades it for a ticket. It sets
+// observed.streamOpen once the stream is open, so the test knows when a
+// write will be seen, and records the first task.created event.
+async function feed() {
+  const ticket = await record("ticket", await call("POST", "/api/v1/events/ticket"));
+  if (ticket.status !== 201) {
+    throw new Error(`ticket: status ${ticket.status}`);
+  }
+  const source = new EventSource(`${api}/api/v1/events?ticket=${encodeURIComponent(ticket.body.ticket)}`);
+  try {
+    window.observed.event = await new Promise((resolve, reject) => {
+      source.addEventListener("open", () => { window.observed.streamOpen = true; });
+      source.addEventListener("task.created", (e) => {
+        resolve({ type: e.type, lastEventId: e.lastEventId, data: e.data });
+      });
+      // A ticket is single-use, so a reconnect is refused and the browser
+      // gives up: the stream is closed for good.
+      source.addEventListener("error", () => {
+        if (source.readyState === EventSource.CLOSED) {
+          reject(new Error("the event stream closed"));
+        }
+      });
+    });
+  } finally {
+    source.close();
+  }
+}
+
+// feedBlocked asks for a ticket from an origin the API does not list: the
+// bearer token makes the browser send a preflight, which is refused.
+async function feedBlocked() {
+  await attempt("ticket", () => call("POST", "/api/v1/events/ticket"));
+}
+
 (async () => {
   try {
     if (scenario === "crud") {
       await crud();
     } else if (scenario === "blocked") {
       await blocked();
+    } else if (scenario === "feed") {
+      await feed();
+    } else if (scenario === "feedBlocked") {
+      await feedBlocked();
     } else {
       throw new Error(`unknown scenario ${scenario}`);
     }
