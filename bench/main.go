@@ -8,6 +8,7 @@
 //	go run ./bench --quick             smoke run, under a minute
 //	go run ./bench --sqlite            the embedded SQLite server too
 //	go run ./bench --cpuprofile cpu.pprof --rounds 0   profile the list under load
+//	go run ./bench --rtt 20ms          each endpoint's round trips at an injected database RTT
 //
 // Run it from the repository root; it needs wrk and pgbench (Debian: apt-get
 // install wrk postgresql-contrib) and a PostgreSQL it may create databases on.
@@ -57,6 +58,8 @@ type options struct {
 	Keep        bool
 	Only        string
 	ServerBin   string
+	RTT         time.Duration
+	RTTRequests int
 }
 
 // envFlags collects repeated --server-env KEY=VALUE flags.
@@ -91,6 +94,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Only, "workloads", "", "comma-separated workloads to run (default: all): list, list filter+q, get one, create, create+key, patch, mixed")
 	fs.StringVar(&o.ServerBin, "server-bin", "", "measure this server binary instead of building the working tree (to compare two versions)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the benchmark database and work directory, to look into them")
+	fs.DurationVar(&o.RTT, "rtt", 0, "instead of the load runs, time each endpoint sequentially at this added database RTT and at none")
+	fs.IntVar(&o.RTTRequests, "rtt-requests", 20, "requests per endpoint and RTT with --rtt (1 to 200)")
 	fs.Var(o.ServerEnv, "server-env", "KEY=VALUE for the server's environment, e.g. DB_MAX_OPEN_CONNS=8 (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -104,6 +109,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		if o.Quick {
 			o.Duration = time.Second
 		}
+	}
+	if o.RTT < 0 || o.RTTRequests < 1 || o.RTTRequests > maxRTTRequests {
+		return o, fmt.Errorf("--rtt must not be negative and --rtt-requests must be from 1 to %d", maxRTTRequests)
 	}
 	if o.Rounds < 0 {
 		o.Rounds = 3
@@ -119,7 +127,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := exec.LookPath("wrk"); err != nil {
+	if _, err := exec.LookPath("wrk"); err != nil && o.RTT == 0 {
 		return errors.New("wrk not found: install it (Debian: apt-get install wrk)")
 	}
 	if _, err := os.Stat("go.mod"); err != nil {
@@ -150,6 +158,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		rep.BinaryMB = float64(st.Size()) / (1 << 20)
 	}
 	b := &bench{o: o, work: work, bin: bin, rep: rep, logf: logf}
+	if o.RTT > 0 {
+		return b.rttSuite(ctx, stdout)
+	}
 	if o.Postgres {
 		if err := b.postgresSuite(ctx); err != nil {
 			return err

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"taskflow/app/apptest/latency"
+	"taskflow/database"
+)
+
+// maxRTTRequests bounds --rtt-requests: every request at a 20 ms RTT takes
+// up to a few hundred milliseconds, and each is sent one at a time.
+const maxRTTRequests = 200
+
+// rttRequest is one request of the round-trip run; Body is sent as JSON.
+type rttRequest struct {
+	Method, Path, Token string
+	Body                any
+	Headers             map[string]string
+}
+
+// rttCase is one endpoint of the round-trip budget: prepare sets up a
+// request (untimed) and status is the answer it must get.
+type rttCase struct {
+	name    string
+	prepare func() (rttRequest, error)
+	status  int
+}
+
+// rttSuite measures, request by request, how much an injected database
+// round-trip time slows each endpoint of the round-trip budget: the server
+// talks to PostgreSQL through a latency proxy, and every endpoint is timed
+// sequentially at no added RTT and then at --rtt. The difference divided by
+// the RTT is how many times a request waits for the database in practice.
+func (b *bench) rttSuite(ctx context.Context, stdout io.Writer) error {
+	admin, err := openDatabase(ctx, b.o.PgURL, 2)
+	if err != nil {
+		return err
+	}
+	defer database.Close(admin)
+	name := "taskflow_bench_rtt_" + randomHex(4)
+	if err := admin.WithContext(ctx).Exec("CREATE DATABASE " + name).Error; err != nil {
+		return fmt.Errorf("create the benchmark database: %w", err)
+	}
+	if b.o.Keep {
+		b.logf("rtt: keeping the database %s", name)
+	} else {
+		defer admin.WithContext(context.Background()).Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	}
+	dbURL, err := withDatabase(b.o.PgURL, name)
+	if err != nil {
+		return err
+	}
+	// Logins and refreshes are sent far more often than a person would.
+	extra := map[string]string{"AUTH_RATE_LIMIT": "1000"}
+	for k, v := range b.o.ServerEnv {
+		extra[k] = v
+	}
+	env := serverEnv{DatabaseURL: dbURL, Production: true, JWTSecret: newSecret(), Extra: extra}
+	if _, err := runMigrate(ctx, b.bin, env); err != nil {
+		return err
+	}
+
+	target, err := latency.TargetOf(dbURL)
+	if err != nil {
+		return err
+	}
+	proxy, err := latency.Start(target, 0)
+	if err != nil {
+		return err
+	}
+	defer proxy.Close()
+	if env.DatabaseURL, err = proxy.URL(dbURL); err != nil {
+		return err
+	}
+	srv, err := startServer(ctx, b.bin, env)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+
+	a, err := newRTTAccount(ctx, srv.URL)
+	if err != nil {
+		return err
+	}
+	cases := a.cases()
+	rtts := []time.Duration{0, b.o.RTT}
+	medians := make([][]float64, len(rtts))
+	for i, rtt := range rtts {
+		proxy.SetRTT(rtt)
+		b.logf("rtt: %d sequential requests per endpoint at an added RTT of %s", b.o.RTTRequests, rtt)
+		if medians[i], err = a.timeCases(cases, b.o.RTTRequests); err != nil {
+			return err
+		}
+	}
+	printRTTTable(stdout, b.o, cases, medians)
+	return nil
+}
+
+// timeCases sends each case once to warm it (statements prepared, pool
+// connections open), then n times one at a time, and returns each case's
+// median in milliseconds.
+func (a *rttAccount) timeCases(cases []rttCase, n int) ([]float64, error) {
+	for _, c := range cases {
+		if _, err := a.sendCase(c); err != nil {
+			return nil, err
+		}
+	}
+	medians := make([]float64, len(cases))
+	for i, c := range cases {
+		var ms []float64
+		for range n {
+			d, err := a.sendCase(c)
+			if err != nil {
+				return nil, err
+			}
+			ms = append(ms, float64(d.Microseconds())/1000)
+		}
+		medians[i] = median(ms)
+	}
+	return medians, nil
+}
+
+// sendCase prepares the case's request, then sends it and times it alone.
+func (a *rttAccount) sendCase(c rttCase) (time.Duration, error) {
+	req, err := c.prepare()
+	if err != nil {
+		return 0, fmt.Errorf("%s: prepare: %w", c.name, err)
+	}
+	start := time.Now()
+	status, body, err := a.do(req)
+	took := time.Since(start)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", c.name, err)
+	}
+	if status != c.status {
+		return 0, fmt.Errorf("%s: status %d, want %d; body: %.300s", c.name, status, c.status, body)
+	}
+	return took, nil
+}
+
+func printRTTTable(w io.Writer, o options, cases []rttCase, medians [][]float64) {
+	pool := "the default pool (DB_MAX_OPEN_CONNS=12, DB_MAX_IDLE_CONNS=10)"
+	if len(o.ServerEnv) > 0 {
+		pool = fmt.Sprintf("the default pool except %v", map[string]string(o.ServerEnv))
+	}
+	fmt.Fprintf(w, "\nProduction server on PostgreSQL through a latency proxy, %s; %d sequential requests per endpoint on warm connections; medians.\n\n",
+		pool, o.RTTRequests)
+	fmt.Fprintf(w, "| endpoint | median at 0 | median at %s | effective round trips |\n", o.RTT)
+	fmt.Fprintln(w, "|---|---:|---:|---:|")
+	rttMS := float64(o.RTT.Microseconds()) / 1000
+	for i, c := range cases {
+		at0, atRTT := medians[0][i], medians[1][i]
+		fmt.Fprintf(w, "| %s | %.1f ms | %.1f ms | %.1f |\n", c.name, at0, atRTT, (atRTT-at0)/rttMS)
+	}
+}
+
+// rttAccount is a registered user with tasks and tags to work on, as the
+// round-trip budget test sets up.
+type rttAccount struct {
+	ctx        context.Context
+	client     *http.Client
+	base       string
+	email      string
+	password   string
+	token      string
+	tagA, tagB string
+	listedTask string
+	made       int
+}
+
+func newRTTAccount(ctx context.Context, base string) (*rttAccount, error) {
+	a := &rttAccount{ctx: ctx, client: &http.Client{Timeout: 30 * time.Second}, base: base,
+		email: "rtt-" + randomHex(4) + "@example.com", password: "correct horse battery"}
+	reg, err := a.expect(rttRequest{Method: http.MethodPost, Path: "/api/v1/auth/register",
+		Body: map[string]any{"email": a.email, "password": a.password}}, http.StatusCreated)
+	if err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	a.token, _ = reg["access_token"].(string)
+	if a.tagA, err = a.newTag(); err != nil {
+		return nil, err
+	}
+	if a.tagB, err = a.newTag(); err != nil {
+		return nil, err
+	}
+	// A page of tagged and untagged tasks, so the list reads tags.
+	for i := range 5 {
+		tags := []string{a.tagA}
+		if i%2 == 0 {
+			tags = append(tags, a.tagB)
+		}
+		if a.listedTask, err = a.newTask(tags); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// cases are the endpoints of routes/roundtrips_test.go, by the same names.
+func (a *rttAccount) cases() []rttCase {
+	authed := func(method, path string, body any, headers map[string]string) rttRequest {
+		return rttRequest{Method: method, Path: path, Token: a.token, Body: body, Headers: headers}
+	}
+	fixed := func(r rttRequest) func() (rttRequest, error) {
+		return func() (rttRequest, error) { return r, nil }
+	}
+	return []rttCase{
+		{"GET /tasks", fixed(authed(http.MethodGet, "/api/v1/tasks", nil, nil)), http.StatusOK},
+		{"GET /tasks/{id}", fixed(authed(http.MethodGet, "/api/v1/tasks/"+a.listedTask, nil, nil)), http.StatusOK},
+		{"POST /tasks", func() (rttRequest, error) {
+			return authed(http.MethodPost, "/api/v1/tasks", map[string]any{"title": a.nextTitle()}, nil), nil
+		}, http.StatusCreated},
+		{"POST /tasks with 2 tag_ids", func() (rttRequest, error) {
+			return authed(http.MethodPost, "/api/v1/tasks", map[string]any{"title": a.nextTitle(), "tag_ids": []string{a.tagA, a.tagB}}, nil), nil
+		}, http.StatusCreated},
+		{"PUT /tasks/{id} new tags", func() (rttRequest, error) {
+			id, err := a.newTask([]string{a.tagA})
+			return authed(http.MethodPut, "/api/v1/tasks/"+id, map[string]any{"title": "replaced", "tag_ids": []string{a.tagB}}, nil), err
+		}, http.StatusOK},
+		{"PATCH /tasks/{id} If-Match", func() (rttRequest, error) {
+			id, err := a.newTask(nil)
+			return authed(http.MethodPatch, "/api/v1/tasks/"+id, map[string]any{"title": "patched"}, map[string]string{"If-Match": `"1"`}), err
+		}, http.StatusOK},
+		{"DELETE /tasks/{id}", func() (rttRequest, error) {
+			id, err := a.newTask(nil)
+			return authed(http.MethodDelete, "/api/v1/tasks/"+id, nil, nil), err
+		}, http.StatusNoContent},
+		{"GET /tags", fixed(authed(http.MethodGet, "/api/v1/tags", nil, nil)), http.StatusOK},
+		{"POST /tags", func() (rttRequest, error) {
+			return authed(http.MethodPost, "/api/v1/tags", map[string]any{"name": a.nextTitle()}, nil), nil
+		}, http.StatusCreated},
+		{"PATCH /tags/{id}", func() (rttRequest, error) {
+			id, err := a.newTag()
+			return authed(http.MethodPatch, "/api/v1/tags/"+id, map[string]any{"name": a.nextTitle(), "color": "#112233"}, nil), err
+		}, http.StatusOK},
+		{"DELETE /tags/{id}", func() (rttRequest, error) {
+			id, err := a.newTag()
+			return authed(http.MethodDelete, "/api/v1/tags/"+id, nil, nil), err
+		}, http.StatusNoContent},
+		{"POST /auth/login", fixed(rttRequest{Method: http.MethodPost, Path: "/api/v1/auth/login",
+			Body: map[string]any{"email": a.email, "password": a.password}}), http.StatusOK},
+		{"POST /auth/refresh", func() (rttRequest, error) {
+			token, err := a.refreshToken()
+			return rttRequest{Method: http.MethodPost, Path: "/api/v1/auth/refresh", Body: map[string]any{"refresh_token": token}}, err
+		}, http.StatusOK},
+	}
+}
+
+func (a *rttAccount) nextTitle() string {
+	a.made++
+	return "item " + strconv.Itoa(a.made)
+}
+
+func (a *rttAccount) newTask(tagIDs []string) (string, error) {
+	body := map[string]any{"title": a.nextTitle()}
+	if tagIDs != nil {
+		body["tag_ids"] = tagIDs
+	}
+	return a.createdID(rttRequest{Method: http.MethodPost, Path: "/api/v1/tasks", Token: a.token, Body: body})
+}
+
+func (a *rttAccount) newTag() (string, error) {
+	return a.createdID(rttRequest{Method: http.MethodPost, Path: "/api/v1/tags", Token: a.token,
+		Body: map[string]any{"name": "tag " + randomHex(4)}})
+}
+
+func (a *rttAccount) createdID(req rttRequest) (string, error) {
+	m, err := a.expect(req, http.StatusCreated)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", req.Method, req.Path, err)
+	}
+	id, _ := m["id"].(string)
+	return id, nil
+}
+
+// refreshToken logs in for a fresh refresh token.
+func (a *rttAccount) refreshToken() (string, error) {
+	m, err := a.expect(rttRequest{Method: http.MethodPost, Path: "/api/v1/auth/login",
+		Body: map[string]any{"email": a.email, "password": a.password}}, http.StatusOK)
+	if err != nil {
+		return "", fmt.Errorf("login: %w", err)
+	}
+	token, _ := m["refresh_token"].(string)
+	return token, nil
+}
+
+// expect sends req and decodes the JSON object it answers with status.
+func (a *rttAccount) expect(req rttRequest, status int) (map[string]any, error) {
+	got, body, err := a.do(req)
+	if err != nil {
+		return nil, err
+	}
+	if got != status {
+		return nil, fmt.Errorf("status %d, want %d; body: %.300s", got, status, body)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, fmt.Errorf("answer is not a JSON object: %w", err)
+	}
+	return m, nil
+}
+
+func (a *rttAccount) do(r rttRequest) (int, []byte, error) {
+	var body io.Reader
+	if r.Body != nil {
+		data, err := json.Marshal(r.Body)
+		if err != nil {
+			return 0, nil, err
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(a.ctx, r.Method, a.base+r.Path, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	if r.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.Token)
+	}
+	if r.Body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range r.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, data, err
+}
