@@ -89,12 +89,10 @@ func (s *Tags) Create(ctx context.Context, userID string, in models.TagInput) (m
 		if err := lockUser(tx, lockClassTags, userID); err != nil {
 			return err
 		}
-		err := tx.Exec(`INSERT INTO tags (id, user_id, name, name_key, color, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			tag.ID, userID, tag.Name, nameKey(tag.Name), tag.Color, now, now).Error
+		err := insertUnderCap(tx, "tags", userID, s.maxPerUser,
+			`INSERT INTO tags (id, user_id, name, name_key, color, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			tag.ID, userID, tag.Name, nameKey(tag.Name), tag.Color, now, now)
 		if err != nil {
-			return err
-		}
-		if err := checkCap(tx, "tags", userID, s.maxPerUser); err != nil {
 			return err
 		}
 		data, err := tagEventData(tag)

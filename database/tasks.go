@@ -286,14 +286,12 @@ func (s *Tasks) Create(ctx context.Context, userID string, in models.TaskInput) 
 		if err := lockUser(tx, lockClassTasks, userID); err != nil {
 			return err
 		}
-		err := tx.Exec(`INSERT INTO tasks (id, user_id, title, description, completed, priority, due_date, completed_at, version, created_at, updated_at)
+		err := insertUnderCap(tx, "tasks", userID, s.maxPerUser,
+			`INSERT INTO tasks (id, user_id, title, description, completed, priority, due_date, completed_at, version, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			task.ID, userID, task.Title, task.Description, task.Completed, priorityCodes[task.Priority],
-			task.DueDate, task.CompletedAt, task.Version, task.CreatedAt, task.UpdatedAt).Error
+			task.DueDate, task.CompletedAt, task.Version, task.CreatedAt, task.UpdatedAt)
 		if err != nil {
-			return err
-		}
-		if err := checkCap(tx, "tasks", userID, s.maxPerUser); err != nil {
 			return err
 		}
 		if err := linkTags(tx, userID, task.ID, in.TagIDs); err != nil {
@@ -646,6 +644,30 @@ func lockUser(tx *gorm.DB, lockClass int32, userID string) error {
 	return tx.Exec("SELECT pg_advisory_xact_lock(?, ?)", lockClass, userLockKey(userID)).Error
 }
 
+// insertUnderCap runs insert (an INSERT of one row of userID's into table)
+// and refuses it, as checkCap does, if the user then owns more than max
+// rows. On PostgreSQL it is one statement, the count in the same statement
+// as the insert: the statement's snapshot is taken after lockUser's lock
+// was granted, so it sees every create committed before, and the insert's
+// own row is added to the count (a statement does not see the rows its
+// CTEs write).
+func insertUnderCap(tx *gorm.DB, table, userID string, max int, insert string, args ...any) error {
+	if !IsPostgres(tx) {
+		if err := tx.Exec(insert, args...).Error; err != nil {
+			return err
+		}
+		return checkCap(tx, table, userID, max)
+	}
+	var n int64
+	err := scanOne(tx, []any{&n}, `WITH inserted AS (`+insert+` RETURNING 1)
+		SELECT (SELECT count(*) FROM inserted) + (SELECT count(*) FROM `+table+` WHERE user_id = ?)`,
+		append(args, userID)...)
+	if err != nil {
+		return err
+	}
+	return capError(n, max, table)
+}
+
 // checkCap runs after an insert in the same transaction (and, on
 // PostgreSQL, under lockUser): if the user now owns more than max rows of
 // table, the insert is refused with a validation error naming the limit.
@@ -654,6 +676,11 @@ func checkCap(tx *gorm.DB, table, userID string, max int) error {
 	if err := scanOne(tx, []any{&n}, "SELECT count(*) FROM "+table+" WHERE user_id = ?", userID); err != nil {
 		return err
 	}
+	return capError(n, max, table)
+}
+
+// capError refuses a write that left a user owning n > max rows of table.
+func capError(n int64, max int, table string) error {
 	if n > int64(max) {
 		return models.Errorf(models.CodeInvalid, "limit reached: a user may have at most %d %s", max, table)
 	}

@@ -23,15 +23,15 @@ import (
 var roundTripBudgets = map[string]int{
 	"GET /tasks":      2, // the page with its total, then the page's tags
 	"GET /tasks/{id}": 1, // the task joined to its tags
-	"POST /tasks":     6, // BEGIN, advisory lock, INSERT, cap count, event (counter, row and NOTIFY in one), COMMIT
+	"POST /tasks":     5, // BEGIN, advisory lock, INSERT with the cap count, event (counter, row and NOTIFY in one), COMMIT
 	// The key's transaction wraps the store's, which becomes a savepoint.
-	"POST /tasks with a key":     11, // BEGIN, key try-lock, stored answer?, SAVEPOINT (the key's), SAVEPOINT (the store's), advisory lock, INSERT, cap count, event, INSERT key, COMMIT
-	"POST /tasks with 2 tag_ids": 8,  // BEGIN, advisory lock, INSERT, cap count, INSERT links, read the tags back, event, COMMIT
+	"POST /tasks with a key":     10, // BEGIN, key try-lock, stored answer?, SAVEPOINT (the key's), SAVEPOINT (the store's), advisory lock, INSERT with the cap count, event, INSERT key, COMMIT
+	"POST /tasks with 2 tag_ids": 7,  // BEGIN, advisory lock, INSERT with the cap count, INSERT links, read the tags back, event, COMMIT
 	"PUT /tasks/{id} new tags":   9,  // BEGIN, SELECT FOR UPDATE, read links, DELETE links, INSERT links, UPDATE, read the tags back, event, COMMIT
 	"PATCH /tasks/{id} If-Match": 6,  // BEGIN, SELECT FOR UPDATE, UPDATE, read the tags back, event, COMMIT
 	"DELETE /tasks/{id}":         1,  // the DELETE, version check and event included (one statement)
 	"GET /tags":                  1,  // the tags with their task counts
-	"POST /tags":                 6,  // BEGIN, advisory lock, INSERT, cap count, event, COMMIT
+	"POST /tags":                 5,  // BEGIN, advisory lock, INSERT with the cap count, event, COMMIT
 	"PATCH /tags/{id}":           5,  // BEGIN, UPDATE, read the tag back with its count, event, COMMIT
 	"DELETE /tags/{id}":          1,  // the DELETE and its event (links go by cascade)
 	"POST /auth/login":           5,  // the user by email; BEGIN, DELETE expired tokens, INSERT token, COMMIT
