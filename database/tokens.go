@@ -60,15 +60,27 @@ func (s *Tokens) Issue(ctx context.Context, userID string) (models.RefreshToken,
 	if err != nil {
 		return models.RefreshToken{}, classify(err)
 	}
-	var issued models.RefreshToken
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		now := storeTime()
-		if err := tx.Where("user_id = ? AND expires_at < ?", userID, now).Delete(&refreshTokenRow{}).Error; err != nil {
-			return err
-		}
-		issued, err = s.insert(tx, userID, family.String(), now, now.Add(s.maxAge))
-		return err
-	})
+	now := storeTime()
+	row, issued, err := s.newToken(userID, family.String(), now, now.Add(s.maxAge))
+	if err != nil {
+		return models.RefreshToken{}, classify(err)
+	}
+	db := s.db.WithContext(ctx)
+	if IsPostgres(db) {
+		// One statement, so one round trip and no transaction: the sweep
+		// and the insert touch different rows.
+		err = db.Exec(`WITH swept AS (DELETE FROM refresh_tokens WHERE user_id = ? AND expires_at < ?)
+			INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, session_ends_at, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, userID, now,
+			row.ID, row.UserID, row.FamilyID, row.TokenHash, row.ExpiresAt, row.SessionEndsAt, row.CreatedAt).Error
+	} else {
+		err = db.Transaction(func(tx *gorm.DB) error {
+			if err := tx.Where("user_id = ? AND expires_at < ?", userID, now).Delete(&refreshTokenRow{}).Error; err != nil {
+				return err
+			}
+			return tx.Create(&row).Error
+		})
+	}
 	if err != nil {
 		return models.RefreshToken{}, classify(err)
 	}
@@ -99,6 +111,14 @@ const (
 // waits when another writer commits in between.
 func (s *Tokens) Rotate(ctx context.Context, token string) (models.RefreshToken, error) {
 	hash := hashRefreshToken(token)
+	if IsPostgres(s.db) {
+		next, rotated, err := s.rotateLive(ctx, hash)
+		if err != nil || rotated {
+			return next, classify(err)
+		}
+		// Not a live token: the transaction below tells reuse within the
+		// interval, a replay, an expired and an unknown token apart.
+	}
 	var next models.RefreshToken
 	outcome := rotationRefused
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -136,6 +156,38 @@ func (s *Tokens) Rotate(ctx context.Context, token string) (models.RefreshToken,
 		return models.RefreshToken{}, errInvalidRefreshToken()
 	}
 	return next, nil
+}
+
+// rotateLive rotates a live token on PostgreSQL in one statement, so one
+// round trip and no transaction: the UPDATE spends it (guarded as in
+// Rotate) and the INSERT writes its successor from the row spent. It
+// reports false, writing nothing, when the token was not live.
+func (s *Tokens) rotateLive(ctx context.Context, hash string) (models.RefreshToken, bool, error) {
+	now := storeTime()
+	row, next, err := s.newToken("", "", now, now.Add(s.maxAge))
+	if err != nil {
+		return models.RefreshToken{}, false, err
+	}
+	rows, err := s.db.WithContext(ctx).Raw(`WITH spent AS (
+			UPDATE refresh_tokens SET used_at = ?
+			WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?
+			RETURNING user_id, family_id, COALESCE(session_ends_at, ?) AS ends)
+		INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, session_ends_at, created_at)
+		SELECT ?, user_id, family_id, ?, LEAST(CAST(? AS timestamptz), ends), ends, ? FROM spent
+		RETURNING user_id, family_id, expires_at`,
+		now, hash, now, now.Add(s.maxAge), row.ID, row.TokenHash, now.Add(s.ttl), now).Rows()
+	if err != nil {
+		return models.RefreshToken{}, false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return models.RefreshToken{}, false, rows.Err()
+	}
+	if err := rows.Scan(&next.UserID, &next.FamilyID, &next.ExpiresAt); err != nil {
+		return models.RefreshToken{}, false, err
+	}
+	next.ExpiresAt = next.ExpiresAt.UTC()
+	return next, true, rows.Close()
 }
 
 // withinReuseInterval reports whether row, spent by its rotation but not
@@ -191,23 +243,33 @@ func (s *Tokens) sessionEnd(row refreshTokenRow, now time.Time) time.Time {
 // insert stores a new token of familyID; it expires after the store's ttl
 // or at sessionEnd, whichever is first.
 func (s *Tokens) insert(tx *gorm.DB, userID, familyID string, now, sessionEnd time.Time) (models.RefreshToken, error) {
-	id, err := uuid.NewV7()
+	row, token, err := s.newToken(userID, familyID, now, sessionEnd)
 	if err != nil {
 		return models.RefreshToken{}, err
 	}
+	if err := tx.Create(&row).Error; err != nil {
+		return models.RefreshToken{}, err
+	}
+	return token, nil
+}
+
+// newToken makes a new random token of familyID and the row that stores
+// it, not yet written.
+func (s *Tokens) newToken(userID, familyID string, now, sessionEnd time.Time) (refreshTokenRow, models.RefreshToken, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return refreshTokenRow{}, models.RefreshToken{}, err
+	}
 	raw := make([]byte, refreshTokenBytes)
 	if _, err := rand.Read(raw); err != nil {
-		return models.RefreshToken{}, err
+		return refreshTokenRow{}, models.RefreshToken{}, err
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	row := refreshTokenRow{
 		ID: id.String(), UserID: userID, FamilyID: familyID, TokenHash: hashRefreshToken(token),
 		ExpiresAt: earliest(now.Add(s.ttl), sessionEnd), SessionEndsAt: &sessionEnd, CreatedAt: now,
 	}
-	if err := tx.Create(&row).Error; err != nil {
-		return models.RefreshToken{}, err
-	}
-	return models.RefreshToken{Token: token, UserID: userID, FamilyID: familyID, ExpiresAt: row.ExpiresAt}, nil
+	return row, models.RefreshToken{Token: token, UserID: userID, FamilyID: familyID, ExpiresAt: row.ExpiresAt}, nil
 }
 
 func earliest(a, b time.Time) time.Time {
