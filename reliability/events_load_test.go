@@ -29,6 +29,8 @@ const (
 	listClients = 4
 	// streamSettle outlasts a new stream's back-off of re-reads.
 	streamSettle = 4 * time.Second
+	// cpuWindow is how long the server's CPU time is read with no request.
+	cpuWindow = 2 * time.Second
 )
 
 // TestEventStreamsUnderLoad opens 500 change-feed streams on the real binary
@@ -49,6 +51,7 @@ func TestEventStreamsUnderLoad(t *testing.T) {
 			users[i] = newSoakUser(t, i)
 		}
 
+		quietCPU := serverCPU(t, p.Pid(), cpuWindow)
 		idle := measureLists(t, httpClient, p.URL, users)
 		stopRSS := sync.OnceValue(proc.SampleRSS(p.Pid(), 100*time.Millisecond).Stop)
 		t.Cleanup(func() { stopRSS() })
@@ -57,7 +60,10 @@ func TestEventStreamsUnderLoad(t *testing.T) {
 		// first ~3s (realtime's recheck back-off); only after that is it
 		// idle, which is what the second measurement is about.
 		time.Sleep(streamSettle)
+		streamsCPU := serverCPU(t, p.Pid(), cpuWindow)
 		withStreams := measureLists(t, httpClient, p.URL, users)
+		t.Logf("server CPU with no request over %s: %s with 0 streams, %s with %d idle streams",
+			cpuWindow, quietCPU, streamsCPU, loadUsers*realtime.MaxStreamsPerUser)
 		t.Logf("list throughput over %s with %d clients: %.0f req/s with 0 streams, %.0f req/s with %d idle streams (ratio %.2f)",
 			listWindow, listClients, idle, withStreams, loadUsers*realtime.MaxStreamsPerUser, withStreams/idle)
 
@@ -284,4 +290,19 @@ func checkDeliveries(t *testing.T, users []soakUser, streams [][]*eventstest.Str
 		}
 	}
 	return delivered
+}
+
+// serverCPU returns the CPU time process pid uses over window.
+func serverCPU(t *testing.T, pid int, window time.Duration) time.Duration {
+	t.Helper()
+	before, err := proc.ReadStats(pid)
+	if err != nil {
+		t.Fatalf("reading the server's stats: %v", err)
+	}
+	time.Sleep(window)
+	after, err := proc.ReadStats(pid)
+	if err != nil {
+		t.Fatalf("reading the server's stats: %v", err)
+	}
+	return after.CPU - before.CPU
 }
