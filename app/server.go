@@ -45,6 +45,8 @@ type Server struct {
 	// revocations is polled from Open to Close, so the guard learns of
 	// tokens revoked on any replica.
 	revocations *auth.Revocations
+	// onOpened is WithOpenedDatabase's function, if any.
+	onOpened func(*gorm.DB) error
 	// stopWarm ends the keeping of DB_MIN_IDLE_CONNS warm connections.
 	stopWarm func()
 	// events is the hub of the change feed's streams; on PostgreSQL
@@ -67,6 +69,13 @@ type Option func(*Server)
 // The caller owns client: Close leaves it open.
 func WithRedis(client *redis.Client) Option {
 	return func(s *Server) { s.redis = client }
+}
+
+// WithOpenedDatabase runs fn on the database as soon as it is open, before
+// anything else uses it: GORM's callbacks (a statement counter in a test,
+// say) may only be registered while no statement runs.
+func WithOpenedDatabase(fn func(*gorm.DB) error) Option {
+	return func(s *Server) { s.onOpened = fn }
 }
 
 // Open opens what the server needs, in order: the database (migrated when
@@ -101,6 +110,11 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	s.db = db
+	if s.onOpened != nil {
+		if err := s.onOpened(db); err != nil {
+			return err
+		}
+	}
 	if database.IsPostgres(db) {
 		// SQLite opens a connection in microseconds: nothing to keep warm.
 		s.stopWarm = database.KeepWarm(db, s.cfg.DBMinIdleConns, s.cfg.DBMaxIdleConns, database.WarmInterval(s.cfg.DBConnMaxIdleTime))

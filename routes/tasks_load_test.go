@@ -13,6 +13,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"taskflow/app"
 	"taskflow/app/apptest"
 )
 
@@ -24,8 +25,9 @@ type statementCounter struct {
 	tasky atomic.Int64 // statements that touch tasks, tags or their links
 }
 
-func countStatements(t testing.TB, db *gorm.DB) *statementCounter {
-	t.Helper()
+// countStatements registers a counter of db's statements; GORM allows it
+// only before any statement runs (see app.WithOpenedDatabase).
+func countStatements(db *gorm.DB) (*statementCounter, error) {
 	c := &statementCounter{}
 	count := func(tx *gorm.DB) {
 		c.all.Add(1)
@@ -43,10 +45,21 @@ func countStatements(t testing.TB, db *gorm.DB) *statementCounter {
 		cb.Delete().After("gorm:delete").Register("test:count_delete", count),
 	} {
 		if err != nil {
-			t.Fatalf("register statement counter: %v", err)
+			return nil, fmt.Errorf("register statement counter: %w", err)
 		}
 	}
-	return c
+	return c, nil
+}
+
+// startCounted starts a server whose statements counter counts.
+func startCounted(t testing.TB, db apptest.Database) (*apptest.Server, *statementCounter) {
+	t.Helper()
+	var counter *statementCounter
+	s := apptest.StartWith(t, db, nil, app.WithOpenedDatabase(func(gdb *gorm.DB) (err error) {
+		counter, err = countStatements(gdb)
+		return err
+	}))
+	return s, counter
 }
 
 // during returns how many statements (all, and touching tasks or tags) fn ran.
@@ -70,8 +83,7 @@ func seedTaggedTasks(t testing.TB, s *apptest.Server, u user, n int) {
 
 func TestTaskListStatementCount(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
-		s := apptest.Start(t, db, nil)
-		counter := countStatements(t, s.DB)
+		s, counter := startCounted(t, db)
 		one, hundred := newUser(t), newUser(t)
 		seedTaggedTasks(t, s, one, 1)
 		seedTaggedTasks(t, s, hundred, 100)

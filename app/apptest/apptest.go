@@ -176,13 +176,19 @@ func Start(t testing.TB, db Database, overrides map[string]string) *Server {
 // counters kept in Redis, as replicas share them (nil: in memory).
 func StartWithRedis(t testing.TB, db Database, overrides map[string]string, counters *redis.Client) *Server {
 	t.Helper()
-	cfg := LoadConfig(t, EnvWith(db.URL, overrides))
-	logs := &LogBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	var opts []app.Option
 	if counters != nil {
 		opts = append(opts, app.WithRedis(counters))
 	}
+	return StartWith(t, db, overrides, opts...)
+}
+
+// StartWith is Start with app.Open's options.
+func StartWith(t testing.TB, db Database, overrides map[string]string, opts ...app.Option) *Server {
+	t.Helper()
+	cfg := LoadConfig(t, EnvWith(db.URL, overrides))
+	logs := &LogBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	srv, err := app.Open(ctx, cfg, log, "test", opts...)

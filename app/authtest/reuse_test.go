@@ -24,7 +24,10 @@ func TestRefreshReuseInterval(t *testing.T) {
 		tabs := make([]apptest.Response, 2)
 		var wg sync.WaitGroup
 		for i := range tabs {
-			wg.Go(func() { tabs[i] = api.refresh(t, pair.RefreshToken) })
+			wg.Go(func() {
+				tabs[i] = s.Do(t, apptest.Request{Method: "POST", Path: "/api/v1/auth/refresh",
+					Body: map[string]any{"refresh_token": pair.RefreshToken}})
+			})
 		}
 		wg.Wait()
 		spentAt := time.Now()
