@@ -388,10 +388,10 @@ func firstPerUser(reqs []request, users int) []request {
 }
 
 // createdID is the id a captured create inserted: the first parameter of
-// its INSERT INTO tasks.
+// its INSERT INTO tasks (on PostgreSQL inside a WITH, with the cap count).
 func createdID(c captured) string {
 	for _, st := range c.Statements {
-		if strings.HasPrefix(strings.TrimSpace(st.SQL), "INSERT INTO tasks") && len(st.Params) > 0 {
+		if strings.Contains(st.SQL, "INSERT INTO tasks ") && len(st.Params) > 0 {
 			return strings.Trim(st.Params[0], "'")
 		}
 	}
