@@ -153,6 +153,7 @@ func mountAPI(app *fiber.App, api fiber.Router, d Deps) {
 		Stream: realtime.StreamConfig{
 			Store: database.NewEvents(d.DB), Revoked: revokedBy(revocations), Log: d.Logger,
 			Ping: d.Config.EventsPingInterval, WriteTimeout: d.Config.WriteTimeout, QueryTimeout: d.Config.DBQueryTimeout,
+			RecheckAfterWake: !database.IsPostgres(d.DB),
 		},
 	})
 }

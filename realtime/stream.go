@@ -34,6 +34,12 @@ type StreamConfig struct {
 	WriteTimeout time.Duration
 	// QueryTimeout bounds each read of the table.
 	QueryTimeout time.Duration
+	// RecheckAfterWake re-reads the table a few times, backing off, after
+	// a wake that found nothing: needed where a wake can come before the
+	// commit (SQLite's in-process notification under a caller's
+	// transaction), not where it comes after (PostgreSQL's NOTIFY), where
+	// it would multiply every write's reads by each open stream.
+	RecheckAfterWake bool
 }
 
 // Timings of a stream besides the ping.
@@ -128,7 +134,7 @@ func (s *Stream) Run(w *bufio.Writer) {
 			recheck.Reset(retryAfterError)
 		case sent:
 			ping.Reset(s.cfg.Ping)
-		case recheckDelay <= recheckLast:
+		case s.cfg.RecheckAfterWake && recheckDelay <= recheckLast:
 			recheck.Reset(recheckDelay)
 			recheckDelay *= 2
 		}
