@@ -104,7 +104,7 @@ func openPostgres(ctx context.Context, rawURL string, log *slog.Logger) (*sql.DB
 	)
 	watch := func(gdb *gorm.DB) {
 		if !explicit {
-			registerLostStatementWatch(gdb, mode)
+			_ = gdb.Use(mode) // registers the watch; cannot fail on a new DB
 		}
 	}
 	return db, watch, nil
@@ -218,6 +218,27 @@ func takeServerConnection(ctx context.Context, cfg *pgx.ConnConfig, pid uint32) 
 func isLostStatement(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == "26000" || pgErr.Code == "42P05")
+}
+
+// Name and Initialize make the statement mode a GORM plugin: Initialize
+// registers the watch on GORM's statements, and a statement run beside
+// GORM reports its errors through noteStatementError.
+func (m *statementMode) Name() string { return statementModePlugin }
+
+func (m *statementMode) Initialize(gdb *gorm.DB) error {
+	registerLostStatementWatch(gdb, m)
+	return nil
+}
+
+const statementModePlugin = "taskflow:statement_mode"
+
+// noteStatementError is the watch for a statement that did not go through
+// GORM's callbacks: a lost prepared statement switches the pool, as it
+// would have from a GORM statement.
+func noteStatementError(gdb *gorm.DB, err error) {
+	if m, ok := gdb.Config.Plugins[statementModePlugin].(*statementMode); ok && isLostStatement(err) {
+		m.switchToUnprepared(err)
+	}
 }
 
 // registerLostStatementWatch switches the pool to unprepared statements

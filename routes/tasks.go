@@ -20,7 +20,8 @@ import (
 // TaskStore is the storage the task routes use. Every method acts only on
 // the tasks of the user id it is given; another user's task is not found.
 type TaskStore interface {
-	List(ctx context.Context, userID string, f models.TaskFilter) (models.TaskPage, error)
+	// ListJSON is a page of tasks as the list's JSON answer (models.TaskPage).
+	ListJSON(ctx context.Context, userID string, f models.TaskFilter) ([]byte, error)
 	Get(ctx context.Context, userID, id string) (models.Task, error)
 	Create(ctx context.Context, userID string, in models.TaskInput) (models.Task, error)
 	Replace(ctx context.Context, userID, id string, in models.TaskInput, cond *models.Precondition) (models.Task, error)
@@ -48,11 +49,11 @@ func listTasks(store TaskStore) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		page, err := store.List(c.UserContext(), userID, filter)
+		body, err := store.ListJSON(c.UserContext(), userID, filter)
 		if err != nil {
 			return err
 		}
-		return sendJSON(c, page.AppendJSON(make([]byte, 0, page.JSONSizeHint())))
+		return sendJSON(c, body)
 	}
 }
 

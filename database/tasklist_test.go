@@ -1,0 +1,93 @@
+package database_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"taskflow/app/apptest"
+	"taskflow/database"
+	"taskflow/models"
+)
+
+// awkwardText holds every kind of character whose JSON encoding differs
+// between encoders: quotes, backslashes, HTML's <, > and &, control
+// characters, the line separators JavaScript refuses, and characters
+// outside the Basic Multilingual Plane.
+const awkwardText = "say \"hi\" \\ <b>&amp;</b> \t\n\x01\x1f \u2028\u2029 é 😀"
+
+// TestListJSONEqualsThePageEncoded holds ListJSON, which PostgreSQL writes
+// itself, to List's page encoded by models: every filter, sort and page
+// position gives the same JSON once parsed (same members, same values,
+// same order of items and tags), awkward text and times included.
+func TestListJSONEqualsThePageEncoded(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		ctx := context.Background()
+		gdb := openMigrated(t, db)
+		tasks, tags := database.NewTasks(gdb, 100), database.NewTags(gdb, 100)
+		red := "#ff0000"
+		var tagIDs []string
+		for _, in := range []models.TagInput{{Name: "beta " + awkwardText, Color: &red}, {Name: "Alpha"}, {Name: "gamma"}} {
+			tag, err := tags.Create(ctx, "u", in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tagIDs = append(tagIDs, tag.ID)
+		}
+		dues := []*time.Time{nil, ptr(time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)),
+			ptr(time.Date(2026, 12, 5, 10, 0, 0, 500_000_000, time.UTC)), ptr(time.Date(2025, 1, 2, 3, 4, 5, 1000, time.UTC))}
+		priorities := []models.Priority{models.PriorityLow, models.PriorityMedium, models.PriorityHigh}
+		for i := range 9 {
+			mustCreate(t, tasks, "u", models.TaskInput{
+				Title: fmt.Sprintf("task %d %s", i, awkwardText), Description: awkwardText[:i*3],
+				Completed: i%3 == 0, Priority: priorities[i%3], DueDate: dues[i%len(dues)],
+				TagIDs: tagIDs[:i%(len(tagIDs)+1)],
+			})
+		}
+		mustCreate(t, tasks, "someone else", models.TaskInput{Title: "not yours"})
+
+		yes, no, high := true, false, models.PriorityHigh
+		past, future := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+		filters := []models.TaskFilter{
+			{}, {Limit: 3}, {Limit: 3, Offset: 3}, {Limit: 4, Offset: 8}, {Limit: 5, Offset: 9}, {Limit: 5, Offset: 50},
+			{Completed: &yes}, {Completed: &no}, {Priority: &high}, {TagID: tagIDs[0]}, {Query: "TASK 3"}, {Query: "%"},
+			{DueBefore: &future}, {DueAfter: &past}, {UpdatedAfter: &past}, {Due: models.DueNone},
+			{Due: models.DueOverdue, Now: future},
+		}
+		for _, sort := range []models.TaskSort{models.SortCreatedAsc, models.SortCreatedDesc, models.SortDueAsc, models.SortDueDesc,
+			models.SortPriorityAsc, models.SortPriorityDesc, models.SortTitleAsc, models.SortTitleDesc,
+			models.SortUpdatedAsc, models.SortUpdatedDesc} {
+			filters = append(filters, models.TaskFilter{Sort: sort, Limit: 7})
+		}
+		for _, user := range []string{"u", "nobody"} {
+			for _, f := range filters {
+				page, err := tasks.List(ctx, user, f)
+				if err != nil {
+					t.Fatalf("%s %+v: list: %v", user, f, err)
+				}
+				body, err := tasks.ListJSON(ctx, user, f)
+				if err != nil {
+					t.Fatalf("%s %+v: list JSON: %v", user, f, err)
+				}
+				want, got := parseJSON(t, page.AppendJSON(nil)), parseJSON(t, body)
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s %+v:\n got %s\nwant %s", user, f, body, page.AppendJSON(nil))
+				}
+			}
+		}
+	})
+}
+
+func parseJSON(t *testing.T, b []byte) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, b)
+	}
+	return v
+}
+
+func ptr[T any](v T) *T { return &v }
