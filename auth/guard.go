@@ -162,17 +162,37 @@ func Guard(cfg Config) fiber.Handler {
 	if cfg.Refused == nil {
 		cfg.Refused = func(string) {}
 	}
-	g := guard{cfg: cfg}
-	return jwtware.New(jwtware.Config{
+	g := guard{cfg: cfg, verified: newVerifiedTokens()}
+	verify := jwtware.New(jwtware.Config{
 		Claims:         &tokenClaims{},
 		KeyFunc:        g.keyFunc,
 		ContextKey:     tokenKey,
-		SuccessHandler: g.success,
+		SuccessHandler: g.verifiedNow,
 		ErrorHandler:   g.failure,
 	})
+	return func(c *fiber.Ctx) error {
+		if token, ok := g.verified.get(bearerToken(c), time.Now()); ok {
+			c.Locals(tokenKey, token)
+			return g.success(c)
+		}
+		return verify(c)
+	}
 }
 
-type guard struct{ cfg Config }
+type guard struct {
+	cfg      Config
+	verified *verifiedTokens
+}
+
+// verifiedNow is the JWT middleware's success: the token it has just
+// verified is remembered (see verifiedTokens), then handled as every
+// verified token is.
+func (g guard) verifiedNow(c *fiber.Ctx) error {
+	if token, ok := c.Locals(tokenKey).(*jwt.Token); ok && token != nil {
+		g.verified.put(token)
+	}
+	return g.success(c)
+}
 
 // keyFunc returns the one key that may verify token, after checking that
 // the token's algorithm is that key's algorithm and that its iss (and aud)

@@ -286,3 +286,38 @@ func waitForLog(t testing.TB, s *apptest.Server, message string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestGuardRechecksARememberedToken: the guard remembers tokens it
+// verified with a secret, and still refuses one that has expired since,
+// or that its user revoked since, however often it was accepted before.
+func TestGuardRechecksARememberedToken(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		f := newGuardFixture(t, db)
+		exp := time.Now().Add(2 * time.Second).Unix()
+		own := apptest.SignHS256(t, apptest.JWTSecret, with(f.own(), "exp", exp))
+		shared := apptest.SignHS256(t, apptest.BetterAuthSecret, with(frontendClaims("ba_short_lived"), "exp", exp))
+		for _, token := range []string{own, shared, own, shared} {
+			if r := f.api.me(t, token); r.Status != 200 {
+				t.Fatalf("before exp: status %d, want 200: %s", r.Status, r.Body)
+			}
+		}
+		time.Sleep(time.Until(time.Unix(exp, 0)) + 50*time.Millisecond)
+		for name, token := range map[string]string{"this API's": own, "shared-secret": shared} {
+			r := f.api.me(t, token)
+			if r.Status != 401 || !strings.Contains(r.Header.Get("WWW-Authenticate"), "invalid_token") {
+				t.Errorf("%s token after exp: status %d (%s), want 401 invalid_token: %s", name, r.Status, r.Header.Get("WWW-Authenticate"), r.Body)
+			}
+		}
+
+		token := apptest.SignHS256(t, apptest.JWTSecret, with(f.own(), "iat", time.Now().Add(-time.Minute).Unix()))
+		if r := f.api.me(t, token); r.Status != 200 {
+			t.Fatalf("fresh token: status %d, want 200: %s", r.Status, r.Body)
+		}
+		if r := f.api.do(t, apptest.Request{Method: "POST", Path: "/api/v1/auth/logout-all", Token: token}); r.Status != 204 {
+			t.Fatalf("logout-all: status %d, want 204: %s", r.Status, r.Body)
+		}
+		if r := f.api.me(t, token); r.Status != 401 {
+			t.Fatalf("a remembered token after logout-all: status %d, want 401: %s", r.Status, r.Body)
+		}
+	})
+}
