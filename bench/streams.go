@@ -77,7 +77,11 @@ func (b *bench) streamsPostgres(ctx context.Context, variants []streamVariant, s
 	if err := admin.WithContext(ctx).Exec("CREATE DATABASE " + name).Error; err != nil {
 		return fmt.Errorf("create the benchmark database: %w", err)
 	}
-	defer admin.WithContext(context.Background()).Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	if b.o.Keep {
+		b.logf("streams: keeping the database %s", name)
+	} else {
+		defer admin.WithContext(context.Background()).Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	}
 	dbURL, err := withDatabase(b.o.PgURL, name)
 	if err != nil {
 		return err
