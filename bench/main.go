@@ -9,6 +9,8 @@
 //	go run ./bench --sqlite            the embedded SQLite server too
 //	go run ./bench --cpuprofile cpu.pprof --rounds 0   profile the list under load
 //	go run ./bench --rtt 20ms          each endpoint's round trips at an injected database RTT
+//	go run ./bench --streams 500       list throughput with no change-feed stream and with 500 idle ones
+//	go run ./bench --streams 500 --baseline-bin OLD   the same, OLD and the working tree alternating
 //
 // Run it from the repository root; it needs wrk and pgbench (Debian: apt-get
 // install wrk postgresql-contrib) and a PostgreSQL it may create databases on.
@@ -60,6 +62,8 @@ type options struct {
 	ServerBin   string
 	RTT         time.Duration
 	RTTRequests int
+	Streams     int
+	BaselineBin string
 }
 
 // envFlags collects repeated --server-env KEY=VALUE flags.
@@ -96,6 +100,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.Keep, "keep", false, "keep the benchmark database and work directory, to look into them")
 	fs.DurationVar(&o.RTT, "rtt", 0, "instead of the load runs, time each endpoint sequentially at this added database RTT and at none")
 	fs.IntVar(&o.RTTRequests, "rtt-requests", 20, "requests per endpoint and RTT with --rtt (1 to 200)")
+	fs.IntVar(&o.Streams, "streams", 0, "instead of the load runs, run the list workload with no change-feed stream open and with this many idle ones")
+	fs.StringVar(&o.BaselineBin, "baseline-bin", "", "with --streams, alternate this server binary with the measured one, round by round")
 	fs.Var(o.ServerEnv, "server-env", "KEY=VALUE for the server's environment, e.g. DB_MAX_OPEN_CONNS=8 (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -112,6 +118,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.RTT < 0 || o.RTTRequests < 1 || o.RTTRequests > maxRTTRequests {
 		return o, fmt.Errorf("--rtt must not be negative and --rtt-requests must be from 1 to %d", maxRTTRequests)
+	}
+	if o.Streams < 0 || (o.BaselineBin != "" && o.Streams == 0) {
+		return o, errors.New("--streams must not be negative, and --baseline-bin goes with --streams")
 	}
 	if o.Rounds < 0 {
 		o.Rounds = 3
@@ -151,8 +160,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if bin, err = buildServer(ctx, work); err != nil {
 			return err
 		}
-	} else if bin, err = copyServer(o.ServerBin, work); err != nil {
-		return err
+	} else if bin, err = copyServer(o.ServerBin, work, "taskflow"); err != nil {
+		return fmt.Errorf("--server-bin: %w", err)
 	}
 	if st, err := os.Stat(bin); err == nil {
 		rep.BinaryMB = float64(st.Size()) / (1 << 20)
@@ -160,6 +169,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	b := &bench{o: o, work: work, bin: bin, rep: rep, logf: logf}
 	if o.RTT > 0 {
 		return b.rttSuite(ctx, stdout)
+	}
+	if o.Streams > 0 {
+		return b.streamsSuite(ctx, stdout)
 	}
 	if o.Postgres {
 		if err := b.postgresSuite(ctx); err != nil {

@@ -20,14 +20,14 @@ func buildServer(ctx context.Context, dir string) (string, error) {
 	return proc.Build(ctx, dir, "bench")
 }
 
-// copyServer copies a given server binary into dir, where it runs with no
-// .env beside it.
-func copyServer(path, dir string) (string, error) {
+// copyServer copies a given server binary into dir under name, where it
+// runs with no .env beside it.
+func copyServer(path, dir, name string) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("--server-bin: %w", err)
+		return "", err
 	}
-	bin := filepath.Join(dir, "taskflow")
+	bin := filepath.Join(dir, name)
 	return bin, os.WriteFile(bin, data, 0o755)
 }
 

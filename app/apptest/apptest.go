@@ -1,6 +1,9 @@
 // Package apptest runs the real TaskFlow app for tests: on a fresh SQLite
 // file always, and on a fresh PostgreSQL database when TEST_DATABASE_URL is
-// set (in CI it must be). Helpers take testing.TB and clean up after
+// set (in CI it must be). When TEST_DATABASE_URL is a transaction pooler,
+// TEST_DIRECT_DATABASE_URL names the PostgreSQL server behind it, for what
+// a pooler cannot carry (the change feed's LISTEN): the servers Start runs
+// get it as DIRECT_DATABASE_URL. Helpers take testing.TB and clean up after
 // themselves.
 package apptest
 
@@ -45,6 +48,9 @@ const (
 type Database struct {
 	Name string // "sqlite" or "postgres"
 	URL  string
+	// DirectURL is the same database on the server behind the pooler of
+	// URL, from TEST_DIRECT_DATABASE_URL; empty when URL is direct.
+	DirectURL string
 }
 
 // Each runs fn as a subtest once per database: SQLite, and PostgreSQL when
@@ -71,6 +77,8 @@ func SQLite(t testing.TB) Database {
 
 // Postgres creates a new database on the server of TEST_DATABASE_URL and
 // drops it when the test ends. It skips (fails under CI) without the URL.
+// With TEST_DIRECT_DATABASE_URL set, DirectURL is that URL with the new
+// database's name in it.
 func Postgres(t testing.TB) Database {
 	t.Helper()
 	base := os.Getenv("TEST_DATABASE_URL")
@@ -89,7 +97,11 @@ func Postgres(t testing.TB) Database {
 		_ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)").Error
 		_ = database.Close(admin)
 	})
-	return Database{Name: "postgres", URL: withDatabase(t, base, name)}
+	db := Database{Name: "postgres", URL: withDatabase(t, base, name)}
+	if direct := os.Getenv("TEST_DIRECT_DATABASE_URL"); direct != "" {
+		db.DirectURL = withDatabase(t, direct, name)
+	}
+	return db
 }
 
 func openAdmin(t testing.TB, dsn string) *gorm.DB {
@@ -105,7 +117,7 @@ func withDatabase(t testing.TB, dsn, name string) string {
 	t.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
-		t.Fatalf("TEST_DATABASE_URL is not a URL: %v", err)
+		t.Fatalf("not a database URL: %v", err)
 	}
 	u.Path = "/" + name
 	return u.String()
@@ -140,6 +152,16 @@ func EnvWith(dbURL string, overrides map[string]string) map[string]string {
 		} else {
 			env[k] = v
 		}
+	}
+	return env
+}
+
+// EnvWith is EnvWith(db.URL, overrides) with DIRECT_DATABASE_URL set to
+// db.DirectURL, when there is one and overrides do not name the variable.
+func (db Database) EnvWith(overrides map[string]string) map[string]string {
+	env := EnvWith(db.URL, overrides)
+	if _, named := overrides["DIRECT_DATABASE_URL"]; db.DirectURL != "" && !named {
+		env["DIRECT_DATABASE_URL"] = db.DirectURL
 	}
 	return env
 }
@@ -186,7 +208,7 @@ func StartWithRedis(t testing.TB, db Database, overrides map[string]string, coun
 // StartWith is Start with app.Open's options.
 func StartWith(t testing.TB, db Database, overrides map[string]string, opts ...app.Option) *Server {
 	t.Helper()
-	cfg := LoadConfig(t, EnvWith(db.URL, overrides))
+	cfg := LoadConfig(t, db.EnvWith(overrides))
 	logs := &LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

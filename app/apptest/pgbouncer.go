@@ -29,7 +29,8 @@ type PgBouncer struct {
 // ones CI's PgBouncer runs with.
 type PgBouncerOptions struct {
 	// ServerLoginRetry is how long PgBouncer waits after a failed connection
-	// to the server before it tries again (PgBouncer's default: 15 s).
+	// to the server before it tries again: 1 s, as in CI, when zero
+	// (PgBouncer's own default is 15 s).
 	ServerLoginRetry time.Duration
 	// Extra lines appended to the [pgbouncer] section.
 	Extra []string
@@ -122,9 +123,7 @@ func pgbouncerINI(dir, host, port string, listen int, opts PgBouncerOptions) str
 		"max_client_conn = 500",
 		"default_pool_size = 20",
 		"ignore_startup_parameters = extra_float_digits",
-	}
-	if opts.ServerLoginRetry > 0 {
-		lines = append(lines, fmt.Sprintf("server_login_retry = %d", max(1, int(opts.ServerLoginRetry.Seconds()))))
+		fmt.Sprintf("server_login_retry = %d", max(1, int(opts.ServerLoginRetry.Seconds()))),
 	}
 	lines = append(lines, opts.Extra...)
 	return strings.Join(lines, "\n") + "\n"
