@@ -99,7 +99,7 @@ func (s *Tags) Create(ctx context.Context, userID string, in models.TagInput) (m
 		if err != nil {
 			return err
 		}
-		return recordEvent(tx, userID, models.EventTagCreated, data)
+		return recordEvent(tx, userID, models.EventTagCreated, data, 0, 1)
 	})
 	if err != nil {
 		return models.Tag{}, tagWriteError(err, in.Name)
@@ -148,7 +148,7 @@ func (s *Tags) Update(ctx context.Context, userID, id string, p models.TagPatch)
 		if err != nil {
 			return err
 		}
-		return recordEvent(tx, userID, models.EventTagUpdated, data)
+		return recordEvent(tx, userID, models.EventTagUpdated, data, 0, 0)
 	})
 	if err != nil {
 		name := ""
@@ -166,7 +166,7 @@ func (s *Tags) Update(ctx context.Context, userID, id string, p models.TagPatch)
 // tasks, which get no event of their own. On PostgreSQL it is one
 // statement.
 func (s *Tags) Delete(ctx context.Context, userID, id string) error {
-	deleted, err := deleteWithEvent(session(ctx, s.db), userID, models.EventTagDeleted, deletedEventData(id),
+	deleted, err := deleteWithEvent(session(ctx, s.db), userID, "tags", models.EventTagDeleted, deletedEventData(id),
 		"DELETE FROM tags WHERE id = ? AND user_id = ? RETURNING id", id, userID)
 	if err != nil {
 		return classify(err)

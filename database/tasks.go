@@ -304,7 +304,7 @@ func (s *Tasks) Create(ctx context.Context, userID string, in models.TaskInput) 
 				return err
 			}
 		}
-		return recordEvent(tx, userID, models.EventTaskCreated, taskEventData(task))
+		return recordEvent(tx, userID, models.EventTaskCreated, taskEventData(task), 1, 0)
 	})
 	if err != nil {
 		return models.Task{}, classify(err)
@@ -389,7 +389,7 @@ func (s *Tasks) modify(ctx context.Context, userID, id string, cond *models.Prec
 			return nil
 		}
 		recorded = true
-		return recordEvent(tx, userID, models.EventTaskUpdated, taskEventData(result))
+		return recordEvent(tx, userID, models.EventTaskUpdated, taskEventData(result), 0, 0)
 	})
 	if err != nil {
 		return models.Task{}, classify(err)
@@ -427,7 +427,7 @@ func (s *Tasks) Delete(ctx context.Context, userID, id string, cond *models.Prec
 		canMatch = len(cond.Versions) > 0
 	}
 	if canMatch {
-		deleted, err := deleteWithEvent(db, userID, models.EventTaskDeleted, deletedEventData(id), query+" RETURNING id", args...)
+		deleted, err := deleteWithEvent(db, userID, "tasks", models.EventTaskDeleted, deletedEventData(id), query+" RETURNING id", args...)
 		if err != nil {
 			return classify(err)
 		}
