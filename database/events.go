@@ -41,8 +41,10 @@ func (eventRow) TableName() string { return "events" }
 // eventCounterRow holds a user's last event id. It outlives pruned events
 // (and a deleted account), so ids never go back. It also counts the user's
 // tasks and tags, for the per-user caps: every write that adds or removes
-// one bumps the counter row in the same statement (or transaction). A
-// deleted account's counts go back to zero with its data.
+// one bumps the counter row in the same statement (or transaction), and a
+// create on PostgreSQL is refused by the upsert's WHERE, which sees the
+// latest committed counts (see pgCreateTag). A deleted account's counts go
+// back to zero with its data.
 type eventCounterRow struct {
 	UserID string `gorm:"primaryKey;size:255"`
 	Seq    int64  `gorm:"not null"`

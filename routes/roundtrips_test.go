@@ -31,9 +31,9 @@ var roundTripBudgets = map[string]int{
 	"PATCH /tasks/{id} If-Match": 6,  // BEGIN, SELECT FOR UPDATE, UPDATE, read the tags back, event, COMMIT
 	"DELETE /tasks/{id}":         1,  // the DELETE, version check and event included (one statement)
 	"GET /tags":                  1,  // the tags with their task counts
-	"POST /tags":                 5,  // BEGIN, advisory lock, INSERT with the cap count, event, COMMIT
-	"PATCH /tags/{id}":           5,  // BEGIN, UPDATE, read the tag back with its count, event, COMMIT
-	"DELETE /tags/{id}":          1,  // the DELETE and its event (links go by cascade)
+	"POST /tags":                 1,  // one statement: the counter upsert that admits it under the cap, the INSERT, the event
+	"PATCH /tags/{id}":           1,  // one statement: the UPDATE, the tag's task count, the event
+	"DELETE /tags/{id}":          1,  // the DELETE, its count and its event (links go by cascade)
 	"POST /auth/login":           2,  // the user by email; the token inserted with the sweep of expired ones (one statement)
 	"POST /auth/refresh":         2,  // the spend and the successor (one statement); the user
 }
