@@ -43,8 +43,8 @@ func (eventRow) TableName() string { return "events" }
 // tasks and tags, for the per-user caps: every write that adds or removes
 // one bumps the counter row in the same statement (or transaction), and a
 // create on PostgreSQL is refused by the upsert's WHERE, which sees the
-// latest committed counts (see pgCreateTag). A deleted account's counts go
-// back to zero with its data.
+// latest committed counts (see pgCreateTask and pgCreateTag). A deleted
+// account's counts go back to zero with its data.
 type eventCounterRow struct {
 	UserID string `gorm:"primaryKey;size:255"`
 	Seq    int64  `gorm:"not null"`
@@ -67,26 +67,21 @@ type eventTicketRow struct {
 
 func (eventTicketRow) TableName() string { return "event_tickets" }
 
-// recordEvent adds an event of userID to tx, the write's transaction, and
-// adds addedTasks and addedTags (0 or 1) to the user's counts: on
-// PostgreSQL one statement bumps the user's counter, inserts the event and
-// queues its notification; SQLite (no data-modifying CTEs) takes two.
+// recordEvent adds an event of userID to tx, the write's SQLite
+// transaction, and adds addedTasks and addedTags (0 or 1) to the user's
+// counts, in two statements (SQLite has no data-modifying CTEs): the
+// counter bumped, then the event. On PostgreSQL every write records its
+// event inside its own single statement (see pgEventTail, pgCreateTask).
 func recordEvent(tx *gorm.DB, userID string, typ models.EventType, data []byte, addedTasks, addedTags int) error {
-	now := storeTime()
-	const bump = `INSERT INTO event_counters (user_id, seq, tasks, tags) VALUES (?, 1, ?, ?)
-		ON CONFLICT (user_id) DO UPDATE SET seq = event_counters.seq + 1,
-		tasks = event_counters.tasks + ?, tags = event_counters.tags + ? RETURNING seq`
-	bumpArgs := []any{userID, addedTasks, addedTags, addedTasks, addedTags}
-	if IsPostgres(tx) {
-		return tx.Exec(`WITH s AS (`+bump+`)`+pgEventTail,
-			append(bumpArgs, userID, string(typ), string(data), now, userID)...).Error
-	}
 	var seq int64
-	if err := scanOne(tx, []any{&seq}, bump, bumpArgs...); err != nil {
+	if err := scanOne(tx, []any{&seq}, `INSERT INTO event_counters (user_id, seq, tasks, tags) VALUES (?, 1, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET seq = event_counters.seq + 1,
+		tasks = event_counters.tasks + ?, tags = event_counters.tags + ? RETURNING seq`,
+		userID, addedTasks, addedTags, addedTasks, addedTags); err != nil {
 		return err
 	}
 	return tx.Exec(`INSERT INTO events (user_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, ?)`,
-		userID, seq, string(typ), string(data), now).Error
+		userID, seq, string(typ), string(data), storeTime()).Error
 }
 
 // pgEventTail follows a CTE s that yields the new seq (no row: no event):

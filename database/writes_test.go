@@ -313,3 +313,98 @@ func TestModifyAnswersAndEvents(t *testing.T) {
 }
 
 func errorAs(err error, target **models.Error) bool { return errors.As(err, target) }
+
+// TestConcurrentWritesToOneTask: replaces racing on one task each apply
+// whole, one after the other (the task ends with one writer's title and
+// that writer's tags, every version used once); of writers sending the
+// same If-Match, exactly one wins and the others get 412.
+func TestConcurrentWritesToOneTask(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		ctx := context.Background()
+		gdb := openAuthDB(t, db)
+		const writers = 10
+		tasks, tags := database.NewTasks(gdb, 10), database.NewTags(gdb, writers)
+		var tagIDs []string
+		for i := range writers {
+			tag, err := tags.Create(ctx, "u", models.TagInput{Name: fmt.Sprint("tag ", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tagIDs = append(tagIDs, tag.ID)
+		}
+		task := mustCreate(t, tasks, "u", models.TaskInput{Title: "start", TagIDs: tagIDs[:2]})
+		versions := make([]int64, writers)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := tasks.Replace(ctx, "u", task.ID, models.TaskInput{Title: fmt.Sprint("by ", i), Priority: models.PriorityLow,
+					TagIDs: []string{tagIDs[i], tagIDs[(i+1)%writers]}}, nil)
+				if err != nil {
+					t.Errorf("replace %d: %v", i, err)
+					return
+				}
+				versions[i] = got.Version
+			}()
+		}
+		wg.Wait()
+		got, err := tasks.Get(ctx, "u", task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var i int
+		if _, err := fmt.Sscanf(got.Title, "by %d", &i); err != nil || len(got.Tags) != 2 {
+			t.Fatalf("task after the race: %+v", got)
+		}
+		if want := map[string]bool{tagIDs[i]: true, tagIDs[(i+1)%writers]: true}; !want[got.Tags[0].ID] || !want[got.Tags[1].ID] {
+			t.Errorf("task %q carries %s and %s, not its writer's tags", got.Title, got.Tags[0].Name, got.Tags[1].Name)
+		}
+		if got.Version != 1+writers {
+			t.Errorf("version %d after %d changes, want %d", got.Version, writers, 1+writers)
+		}
+		seen := map[int64]bool{}
+		for _, v := range versions {
+			seen[v] = true
+		}
+		if len(seen) != writers {
+			t.Errorf("versions answered %v: some writers saw the same version", versions)
+		}
+		list, err := tags.List(ctx, "u")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var links int64
+		for _, tag := range list.Items {
+			links += tag.TaskCount
+		}
+		if links != 2 {
+			t.Errorf("the tags count %d links, want 2", links)
+		}
+
+		wins, refusals := 0, 0
+		var mu sync.Mutex
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				title := fmt.Sprint("if-match ", i)
+				_, err := tasks.Update(ctx, "u", task.ID, models.TaskPatch{Title: &title}, &models.Precondition{Versions: []int64{got.Version}})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case models.ErrorCode(err) == models.CodePreconditionFailed:
+					refusals++
+				default:
+					t.Errorf("update %d: %v", i, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins != 1 || refusals != writers-1 {
+			t.Errorf("same If-Match from %d writers: %d won, %d refused; want 1 and %d", writers, wins, refusals, writers-1)
+		}
+	})
+}
