@@ -317,10 +317,10 @@ func (s *Tasks) Create(ctx context.Context, userID string, in models.TaskInput) 
 // createPostgres runs pgCreateTask for task, linked to tagIDs (unique),
 // and returns the task's tags with their counts.
 func (s *Tasks) createPostgres(db *gorm.DB, userID string, task models.Task, tagIDs []string) ([]models.Tag, error) {
-	rows, err := db.Raw(pgCreateTask,
+	rows, err := db.Raw(pgCreateTask, task.ID,
 		userID, pgTextArray(tagIDs), len(tagIDs),
 		userID, s.maxPerUser, s.maxPerUser,
-		task.ID, userID, task.Title, task.Description, task.Completed, priorityCodes[task.Priority],
+		userID, task.Title, task.Description, task.Completed, priorityCodes[task.Priority],
 		task.DueDate, task.CompletedAt, task.CreatedAt, task.UpdatedAt,
 		userID, string(models.EventTaskCreated), storeTime(), userID, userID).Rows()
 	if err != nil {
@@ -353,7 +353,7 @@ func (s *Tasks) createPostgres(db *gorm.DB, userID string, task models.Task, tag
 }
 
 // pgCreateTask creates a task under the cap, with its tag links and its
-// event, in one statement:
+// event, in one statement (its first argument is the new task's id):
 //   - want: the listed tags that are the user's, each with its task count
 //     once this task carries it (the statement's snapshot cannot see the
 //     link it inserts, and a new task has none yet, hence the + 1);
@@ -371,14 +371,15 @@ func (s *Tasks) createPostgres(db *gorm.DB, userID string, task models.Task, tag
 // whether the tags were the user's, whether the task was created, and the
 // user's task count in the snapshot, which picks the error when both the
 // tags and the cap are wrong.
-var pgCreateTask = `WITH want AS (SELECT tg.id, tg.name, tg.color, tg.created_at, tg.name_key, ` + tagTaskCount + ` + 1 AS task_count
+var pgCreateTask = `WITH new AS (SELECT CAST(? AS text) AS id),
+	want AS (SELECT tg.id, tg.name, tg.color, tg.created_at, tg.name_key, ` + tagTaskCount + ` + 1 AS task_count
 		FROM tags tg WHERE tg.user_id = ? AND tg.id = ANY(CAST(? AS text[]))),
 	ok AS (SELECT count(*) = CAST(? AS bigint) AS tags_ok FROM want),
 	s AS (INSERT INTO event_counters (user_id, seq, tasks, tags) SELECT ?, 1, 1, 0 FROM ok WHERE ok.tags_ok AND CAST(? AS bigint) > 0
 		ON CONFLICT (user_id) DO UPDATE SET seq = event_counters.seq + 1, tasks = event_counters.tasks + 1
 		WHERE event_counters.tasks < ? RETURNING seq),
 	t AS (INSERT INTO tasks (id, user_id, title, description, completed, priority, due_date, completed_at, version, created_at, updated_at)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ? FROM s RETURNING ` + taskColumns + `),
+		SELECT new.id, ?, ?, ?, ?, ?, ?, ?, 1, ?, ? FROM s CROSS JOIN new RETURNING ` + taskColumns + `),
 	l AS (INSERT INTO task_tags (task_id, tag_id) SELECT t.id, want.id FROM t CROSS JOIN want),
 	e AS (INSERT INTO events (user_id, seq, type, data, created_at)
 		SELECT ?, s.seq, ?, ` + pgEventData("t.id", "task", pgTaskJSON("t", pgTagsJSON("want"))) + `, ? FROM s CROSS JOIN t RETURNING seq),
