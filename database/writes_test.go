@@ -157,9 +157,10 @@ func TestCountsFollowEveryRemoval(t *testing.T) {
 	})
 }
 
-// TestMigrateCountsExistingTasksAndTags: the data step gives every user
-// with tasks or tags a counter row with their counts, whether the row was
-// there (with an event id to keep) or not.
+// TestMigrateCountsExistingTasksAndTags: migrating a database from before
+// the counts adds their columns, and the data step gives every user with
+// tasks or tags a counter row with their counts, whether the row was there
+// (with an event id to keep) or not.
 func TestMigrateCountsExistingTasksAndTags(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		gdb := openAuthDB(t, db)
@@ -171,9 +172,9 @@ func TestMigrateCountsExistingTasksAndTags(t *testing.T) {
 			return "INSERT INTO tasks (id, user_id, title, description, completed, priority, version, created_at, updated_at) VALUES ('" +
 				userID + strconv.Itoa(len(userID)) + "', '" + userID + "', 't', '', false, 1, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
 		}
-		// Rows as a server from before the counts wrote them; the other
-		// data steps stay done (they would move these users' rows).
-		for _, s := range []string{"UPDATE event_counters SET tasks = 0, tags = 0", insertTask("no-counter"),
+		// The schema and rows as a server from before the counts left them;
+		// the other data steps stay done (they would move these users' rows).
+		for _, s := range []string{"ALTER TABLE event_counters DROP COLUMN tasks", "ALTER TABLE event_counters DROP COLUMN tags", insertTask("no-counter"),
 			"INSERT INTO tags (id, user_id, name, name_key, created_at, updated_at) VALUES ('g1', 'tags-only', 'x', 'x', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
 			"DELETE FROM schema_steps WHERE name = 'event-counter-counts'"} {
 			if err := gdb.Exec(s).Error; err != nil {
