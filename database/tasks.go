@@ -862,7 +862,7 @@ func attachTags(db *gorm.DB, userID string, tasks []models.Task) error {
 }
 
 // replaceTags makes tagIDs the task's whole tag set; it reports whether the
-// set changed. It runs inside the caller's transaction.
+// set changed. It runs inside the caller's SQLite transaction.
 func replaceTags(tx *gorm.DB, userID, taskID string, tagIDs []string) (bool, error) {
 	rows, err := tx.Raw("SELECT tag_id FROM task_tags WHERE task_id = ?", taskID).Rows()
 	if err != nil {
@@ -895,7 +895,9 @@ func replaceTags(tx *gorm.DB, userID, taskID string, tagIDs []string) (bool, err
 // linkTags links the task to tagIDs, which must all be the user's tags:
 // the INSERT selects them from the user's own tags, so a foreign or unknown
 // id is simply not inserted, and the shortfall rejects the whole write.
-// GORM's association saving is not used: it would upsert the tags.
+// GORM's association saving is not used: it would upsert the tags. Only
+// SQLite's writes use it (PostgreSQL's link in their one statement), so
+// the list stays an IN list: SQLite has no arrays for "= ANY(?)".
 func linkTags(tx *gorm.DB, userID, taskID string, tagIDs []string) error {
 	tagIDs = uniqueSorted(tagIDs)
 	if len(tagIDs) == 0 {
