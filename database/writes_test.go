@@ -409,3 +409,59 @@ func TestConcurrentWritesToOneTask(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateEventsAreTheAnswers: the events of task and tag creates and of
+// a tag's update carry, byte for byte, the answer the write returned,
+// awkward names and counts included.
+func TestCreateEventsAreTheAnswers(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		ctx := context.Background()
+		gdb := openAuthDB(t, db)
+		tasks, tags := database.NewTasks(gdb, 10), database.NewTags(gdb, 10)
+		color := "#00ff7f"
+		a, err := tags.Create(ctx, "u", models.TagInput{Name: "a <&> \"quoted\" \u2028 ✓", Color: &color})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := tags.Create(ctx, "u", models.TagInput{Name: "B\ttab"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, tasks, "u", models.TaskInput{Title: "first", TagIDs: []string{b.ID}})
+		task := mustCreate(t, tasks, "u", models.TaskInput{Title: "line\nbreak \\ \x01", Description: "<script>", Completed: true,
+			Priority: models.PriorityHigh, TagIDs: []string{b.ID, a.ID}})
+		if len(task.Tags) != 2 || task.Tags[0].ID != a.ID || task.Tags[0].TaskCount != 1 || task.Tags[1].TaskCount != 2 {
+			t.Fatalf("created task's tags: %+v", task.Tags)
+		}
+		name := "renamed"
+		renamed, err := tags.Update(ctx, "u", b.ID, models.TagPatch{Name: &name, ColorSet: true})
+		if err != nil || renamed.TaskCount != 2 || renamed.Color != nil {
+			t.Fatalf("renamed tag = %+v, %v", renamed, err)
+		}
+		events, err := database.NewEvents(gdb).After(ctx, "u", 0)
+		if err != nil || len(events) != 5 {
+			t.Fatalf("events: %+v, %v", events, err)
+		}
+		want := []struct {
+			typ  models.EventType
+			kind string
+			id   string
+			json []byte
+		}{
+			{models.EventTagCreated, "tag", a.ID, a.AppendJSON(nil)},
+			{models.EventTagCreated, "tag", b.ID, b.AppendJSON(nil)},
+			{models.EventTaskCreated, "task", "", nil},
+			{models.EventTaskCreated, "task", task.ID, task.AppendJSON(nil)},
+			{models.EventTagUpdated, "tag", b.ID, renamed.AppendJSON(nil)},
+		}
+		for i, w := range want {
+			if w.json == nil {
+				continue
+			}
+			data := `{"id":"` + w.id + `","` + w.kind + `":` + string(w.json) + `}`
+			if events[i].Type != w.typ || string(events[i].Data) != data {
+				t.Errorf("event %d: %s %s\nwant %s %s", i, events[i].Type, events[i].Data, w.typ, data)
+			}
+		}
+	})
+}
