@@ -39,10 +39,17 @@ type eventRow struct {
 func (eventRow) TableName() string { return "events" }
 
 // eventCounterRow holds a user's last event id. It outlives pruned events
-// (and a deleted account), so ids never go back.
+// (and a deleted account), so ids never go back. It also counts the user's
+// tasks and tags, for the per-user caps: every write that adds or removes
+// one bumps the counter row in the same statement (or transaction), and a
+// create on PostgreSQL is refused by the upsert's WHERE, which sees the
+// latest committed counts (see pgCreateTask and pgCreateTag). A deleted
+// account's counts go back to zero with its data.
 type eventCounterRow struct {
 	UserID string `gorm:"primaryKey;size:255"`
 	Seq    int64  `gorm:"not null"`
+	Tasks  int64  `gorm:"not null;default:0"`
+	Tags   int64  `gorm:"not null;default:0"`
 }
 
 func (eventCounterRow) TableName() string { return "event_counters" }
@@ -60,23 +67,21 @@ type eventTicketRow struct {
 
 func (eventTicketRow) TableName() string { return "event_tickets" }
 
-// recordEvent adds an event of userID to tx, the write's transaction: on
-// PostgreSQL one statement bumps the user's counter, inserts the event and
-// queues its notification; SQLite (no data-modifying CTEs) takes two.
-func recordEvent(tx *gorm.DB, userID string, typ models.EventType, data []byte) error {
-	now := storeTime()
-	if IsPostgres(tx) {
-		return tx.Exec(`WITH s AS (INSERT INTO event_counters (user_id, seq) VALUES (?, 1)
-			ON CONFLICT (user_id) DO UPDATE SET seq = event_counters.seq + 1 RETURNING seq)`+pgEventTail,
-			userID, userID, string(typ), string(data), now, userID).Error
-	}
+// recordEvent adds an event of userID to tx, the write's SQLite
+// transaction, and adds addedTasks and addedTags (0 or 1) to the user's
+// counts, in two statements (SQLite has no data-modifying CTEs): the
+// counter bumped, then the event. On PostgreSQL every write records its
+// event inside its own single statement (see pgEventTail, pgCreateTask).
+func recordEvent(tx *gorm.DB, userID string, typ models.EventType, data []byte, addedTasks, addedTags int) error {
 	var seq int64
-	if err := scanOne(tx, []any{&seq}, `INSERT INTO event_counters (user_id, seq) VALUES (?, 1)
-		ON CONFLICT (user_id) DO UPDATE SET seq = event_counters.seq + 1 RETURNING seq`, userID); err != nil {
+	if err := scanOne(tx, []any{&seq}, `INSERT INTO event_counters (user_id, seq, tasks, tags) VALUES (?, 1, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET seq = event_counters.seq + 1,
+		tasks = event_counters.tasks + ?, tags = event_counters.tags + ? RETURNING seq`,
+		userID, addedTasks, addedTags, addedTasks, addedTags); err != nil {
 		return err
 	}
 	return tx.Exec(`INSERT INTO events (user_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, ?)`,
-		userID, seq, string(typ), string(data), now).Error
+		userID, seq, string(typ), string(data), storeTime()).Error
 }
 
 // pgEventTail follows a CTE s that yields the new seq (no row: no event):
@@ -87,14 +92,17 @@ const pgEventTail = `, e AS (INSERT INTO events (user_id, seq, type, data, creat
 
 // deleteWithEvent runs deleteSQL (a DELETE ... RETURNING id of at most one
 // row of userID's) and, if it deleted a row, records an event of typ for
-// it with data. It reports whether a row was deleted. On PostgreSQL it is
-// one statement: the counter is bumped and the event written only from the
-// row the DELETE returned.
-func deleteWithEvent(db *gorm.DB, userID string, typ models.EventType, data []byte, deleteSQL string, args ...any) (bool, error) {
+// it with data and takes the row off the user's count of table ("tasks"
+// or "tags"; a count never goes below zero). It reports whether a row was
+// deleted. On PostgreSQL it is one statement: the counter is bumped and
+// the event written only from the row the DELETE returned.
+func deleteWithEvent(db *gorm.DB, userID, table string, typ models.EventType, data []byte, deleteSQL string, args ...any) (bool, error) {
 	if IsPostgres(db) {
 		res := db.Exec(`WITH d AS (`+deleteSQL+`),
 			s AS (INSERT INTO event_counters (user_id, seq) SELECT ?, 1 FROM d
-				ON CONFLICT (user_id) DO UPDATE SET seq = event_counters.seq + 1 RETURNING seq)`+pgEventTail,
+				ON CONFLICT (user_id) DO UPDATE SET seq = event_counters.seq + 1,
+				`+table+` = CASE WHEN event_counters.`+table+` > 0 THEN event_counters.`+table+` - 1 ELSE 0 END
+				RETURNING seq)`+pgEventTail,
 			append(args, userID, userID, string(typ), string(data), storeTime(), userID)...)
 		return res.RowsAffected > 0, res.Error
 	}
@@ -105,7 +113,10 @@ func deleteWithEvent(db *gorm.DB, userID string, typ models.EventType, data []by
 			return res.Error
 		}
 		deleted = true
-		return recordEvent(tx, userID, typ, data)
+		if err := recordEvent(tx, userID, typ, data, 0, 0); err != nil {
+			return err
+		}
+		return tx.Exec(`UPDATE event_counters SET `+table+` = `+table+` - 1 WHERE user_id = ? AND `+table+` > 0`, userID).Error
 	})
 	return deleted, err
 }

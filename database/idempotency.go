@@ -12,8 +12,9 @@ import (
 	"taskflow/models"
 )
 
-// lockClassIdempotency is the advisory lock class (see lockClassTasks) of
-// an Idempotency-Key while its request runs.
+// lockClassIdempotency is the advisory lock class (the first key of
+// PostgreSQL's two-key advisory locks, a space that never overlaps the
+// migration's one-key lock) of an Idempotency-Key while its request runs.
 const lockClassIdempotency int32 = 3
 
 // pruneBatch bounds the rows one prune statement deletes, so pruning never

@@ -12,8 +12,9 @@ type txKey struct{}
 // WithTx returns a context under which the task and tag stores run their
 // statements in tx rather than on their own connection, so that a caller
 // can make other rows (an idempotency record, say) part of the same
-// transaction as the write. A store's own transaction becomes a savepoint
-// inside tx.
+// transaction as the write. On PostgreSQL a store's write is one statement
+// and opens no transaction of its own; a store's own transaction (SQLite's,
+// or a write's retry under contention) becomes a savepoint inside tx.
 func WithTx(ctx context.Context, tx *gorm.DB) context.Context {
 	return context.WithValue(ctx, txKey{}, tx)
 }

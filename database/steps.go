@@ -36,6 +36,7 @@ type dataStep struct {
 var dataSteps = []dataStep{
 	{"nfkc-emails", normalizeStoredEmails},
 	{"external-user-ids", deriveExternalUserIDs},
+	{"event-counter-counts", countTasksAndTags},
 }
 
 // runDataSteps runs the steps this database has not run yet, each in a
@@ -112,4 +113,20 @@ func deriveExternalUserIDs(tx *gorm.DB, opts MigrateOptions) error {
 		}
 	}
 	return nil
+}
+
+// countTasksAndTags fills in the task and tag counts of the users' counter
+// rows (see eventCounterRow), creating the rows of users who have tasks or
+// tags and no event yet (their seq stays 0: no event id is used up). It
+// runs inside the migration's transaction; on PostgreSQL, servers still
+// running the code from before the counts (a rolling deploy) keep writing
+// meanwhile, and a task they create or delete after this step is not
+// counted (the cap then admits one task more, or less, for that user).
+func countTasksAndTags(tx *gorm.DB, _ MigrateOptions) error {
+	// WHERE true: SQLite needs it to parse ON CONFLICT after a SELECT.
+	return tx.Exec(`INSERT INTO event_counters (user_id, seq, tasks, tags)
+		SELECT o.user_id, 0, (SELECT count(*) FROM tasks t WHERE t.user_id = o.user_id),
+			(SELECT count(*) FROM tags g WHERE g.user_id = o.user_id)
+		FROM (SELECT user_id FROM tasks UNION SELECT user_id FROM tags) o WHERE true
+		ON CONFLICT (user_id) DO UPDATE SET tasks = excluded.tasks, tags = excluded.tags`).Error
 }

@@ -181,10 +181,16 @@ func (s *Users) DeleteData(ctx context.Context, userID string) error {
 }
 
 // deleteOwnedData deletes userID's task-tag links, tasks, tags and
-// idempotency keys (their stored answers hold task and tag data). The
-// links go first and explicitly, rather than trusting ON DELETE CASCADE
-// to be enabled on every connection.
+// idempotency keys (their stored answers hold task and tag data), and sets
+// the user's task and tag counts to zero. The counts go first: that locks
+// the user's counter row, so a create running beside it either committed
+// before (and its row is deleted here) or waits for this transaction and
+// counts from zero. The links go explicitly, rather than trusting ON
+// DELETE CASCADE to be enabled on every connection.
 func deleteOwnedData(tx *gorm.DB, userID string) error {
+	if err := tx.Exec("UPDATE event_counters SET tasks = 0, tags = 0 WHERE user_id = ?", userID).Error; err != nil {
+		return err
+	}
 	err := tx.Exec("DELETE FROM task_tags WHERE task_id IN (SELECT id FROM tasks WHERE user_id = ?)"+
 		" OR tag_id IN (SELECT id FROM tags WHERE user_id = ?)", userID, userID).Error
 	if err != nil {

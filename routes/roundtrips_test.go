@@ -23,19 +23,20 @@ import (
 var roundTripBudgets = map[string]int{
 	"GET /tasks":      1, // the page as JSON, its total and tags included (one statement)
 	"GET /tasks/{id}": 1, // the task joined to its tags
-	"POST /tasks":     5, // BEGIN, advisory lock, INSERT with the cap count, event (counter, row and NOTIFY in one), COMMIT
-	// The key's transaction wraps the store's, which becomes a savepoint.
-	"POST /tasks with a key":     10, // BEGIN, key try-lock, stored answer?, SAVEPOINT (the key's), SAVEPOINT (the store's), advisory lock, INSERT with the cap count, event, INSERT key, COMMIT
-	"POST /tasks with 2 tag_ids": 7,  // BEGIN, advisory lock, INSERT with the cap count, INSERT links, read the tags back, event, COMMIT
-	"PUT /tasks/{id} new tags":   9,  // BEGIN, SELECT FOR UPDATE, read links, DELETE links, INSERT links, UPDATE, read the tags back, event, COMMIT
-	"PATCH /tasks/{id} If-Match": 6,  // BEGIN, SELECT FOR UPDATE, UPDATE, read the tags back, event, COMMIT
-	"DELETE /tasks/{id}":         1,  // the DELETE, version check and event included (one statement)
-	"GET /tags":                  1,  // the tags with their task counts
-	"POST /tags":                 5,  // BEGIN, advisory lock, INSERT with the cap count, event, COMMIT
-	"PATCH /tags/{id}":           5,  // BEGIN, UPDATE, read the tag back with its count, event, COMMIT
-	"DELETE /tags/{id}":          1,  // the DELETE and its event (links go by cascade)
-	"POST /auth/login":           2,  // the user by email; the token inserted with the sweep of expired ones (one statement)
-	"POST /auth/refresh":         2,  // the spend and the successor (one statement); the user
+	"POST /tasks":     1, // one statement: the counter upsert that admits it under the cap, the INSERT, the event and its NOTIFY
+	// The key's transaction wraps the store's statement, which opens no
+	// transaction or savepoint of its own.
+	"POST /tasks with a key":     7, // BEGIN, key try-lock, stored answer?, SAVEPOINT (the key's), the create's one statement, INSERT key, COMMIT
+	"POST /tasks with 2 tag_ids": 1, // one statement: the tags checked and counted, the counter upsert, the INSERT, the links, the event
+	"PUT /tasks/{id} new tags":   1, // one statement: the task and links read, the UPDATE if the version still matches, links removed and added, the event
+	"PATCH /tasks/{id} If-Match": 1, // one statement: the version checked, the UPDATE (only if something changes), the tags read back, the event
+	"DELETE /tasks/{id}":         1, // the DELETE, version check, count and event included (one statement)
+	"GET /tags":                  1, // the tags with their task counts
+	"POST /tags":                 1, // one statement: the counter upsert that admits it under the cap, the INSERT, the event
+	"PATCH /tags/{id}":           1, // one statement: the UPDATE, the tag's task count, the event
+	"DELETE /tags/{id}":          1, // the DELETE, its count and its event (links go by cascade)
+	"POST /auth/login":           2, // the user by email; the token inserted with the sweep of expired ones (one statement)
+	"POST /auth/refresh":         2, // the spend and the successor (one statement); the user
 }
 
 // roundTripSamples is how often each request is measured; the fewest
