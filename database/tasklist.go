@@ -111,9 +111,9 @@ func pgTimeJSON(column string) string {
 	return `rtrim(to_json(` + column + ` AT TIME ZONE 'UTC')::text, '"') || 'Z"'`
 }
 
-// pgTaskJSON and pgTagJSON are the JSON objects of models.Task and
+// listTaskJSON and listTagJSON are the JSON objects of models.Task and
 // models.Tag, members in the same order; tags is the task's tag array.
-func pgTaskJSON(tags string) string {
+func listTaskJSON(tags string) string {
 	return `'{"id":' || to_json(p.id)::text || ',"title":' || to_json(p.title)::text ||
 		',"description":' || to_json(p.description)::text || ',"completed":' || p.completed::text ||
 		',"priority":' || (CASE p.priority WHEN 0 THEN '"low"' WHEN 1 THEN '"medium"' ELSE '"high"' END) ||
@@ -124,7 +124,7 @@ func pgTaskJSON(tags string) string {
 		',"version":' || p.version::text || '}'`
 }
 
-const pgTagJSON = `'{"id":' || to_json(tg.id)::text || ',"name":' || to_json(tg.name)::text ||
+const listTagJSON = `'{"id":' || to_json(tg.id)::text || ',"name":' || to_json(tg.name)::text ||
 	',"color":' || COALESCE(to_json(tg.color)::text, 'null') || ',"task_count":' || ` + tagTaskCount + `::text ||
 	',"created_at":' || `
 
@@ -143,9 +143,9 @@ func pgListQuery(where, order string, limitArg, offsetArg int) string {
 	return `WITH page AS MATERIALIZED (SELECT ` + taskColumns + ` FROM tasks WHERE ` + where +
 		` ORDER BY ` + order + ` LIMIT ` + limit + ` OFFSET ` + offset + `),
 	page_links AS MATERIALIZED (SELECT task_id, tag_id FROM task_tags WHERE task_id IN (SELECT id FROM page)),
-	page_tags AS MATERIALIZED (SELECT tg.id, tg.name_key, ` + pgTagJSON + pgTimeJSON("tg.created_at") + ` || '}' AS j
+	page_tags AS MATERIALIZED (SELECT tg.id, tg.name_key, ` + listTagJSON + pgTimeJSON("tg.created_at") + ` || '}' AS j
 		FROM tags tg WHERE tg.user_id = $1 AND tg.id IN (SELECT tag_id FROM page_links))
-	SELECT '{"items":[' || COALESCE(string_agg(` + pgTaskJSON(tags) + `, ',' ORDER BY ` + order + `), '') ||
+	SELECT '{"items":[' || COALESCE(string_agg(` + listTaskJSON(tags) + `, ',' ORDER BY ` + order + `), '') ||
 		'],"total":' || (SELECT count(*) FROM tasks WHERE ` + where + `)::text ||
 		',"limit":' || CAST(` + limit + ` AS bigint)::text || ',"offset":' || CAST(` + offset + ` AS bigint)::text || '}'
 	FROM page p`
