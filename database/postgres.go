@@ -51,7 +51,7 @@ func (m *statementMode) name() string {
 func (m *statementMode) switchToUnprepared(cause error) {
 	if m.unprepared.CompareAndSwap(false, true) {
 		m.log.Warn("database: prepared statements do not survive between transactions here (a transaction pooler): switching to unprepared statements",
-			"mode", modeUnprepared, "cause", cause.Error())
+			"mode", modeUnprepared, "cancel_requests", cancelRequestsFor(true), "cause", cause.Error())
 	}
 }
 
@@ -82,8 +82,15 @@ func openPostgres(ctx context.Context, rawURL string, log *slog.Logger) (*sql.DB
 			reason = "probed: a transaction pooler that does not carry prepared statements"
 		}
 	}
-	log.Info("database statement mode", "mode", modeFor(cfg, mode, explicit), "reason", reason)
-	db := stdlib.OpenDB(*cfg,
+	withhold := mode.unprepared.Load
+	if explicit {
+		pooled := !keepsNamedStatements(cfg.DefaultQueryExecMode)
+		withhold = func() bool { return pooled }
+	}
+	withholdCancelRequests(cfg, withhold)
+	log.Info("database statement mode", "mode", modeFor(cfg, mode, explicit), "reason", reason,
+		"cancel_requests", cancelRequestsFor(withhold()))
+	db := sql.OpenDB(sessionConnector{stdlib.GetConnector(*cfg,
 		stdlib.OptionBeforeConnect(func(_ context.Context, c *pgx.ConnConfig) error {
 			if mode.unprepared.Load() && !explicit {
 				c.DefaultQueryExecMode = pgx.QueryExecModeExec
@@ -101,13 +108,20 @@ func openPostgres(ctx context.Context, rawURL string, log *slog.Logger) (*sql.DB
 		// server dropped fails before anything is sent, which database/sql
 		// retries on a new connection.
 		stdlib.OptionShouldPing(func(context.Context, stdlib.ShouldPingParams) bool { return false }),
-	)
+	)})
 	watch := func(gdb *gorm.DB) {
 		if !explicit {
 			_ = gdb.Use(mode) // registers the watch; cannot fail on a new DB
 		}
 	}
 	return db, watch, nil
+}
+
+func cancelRequestsFor(withheld bool) string {
+	if withheld {
+		return "withheld"
+	}
+	return "sent"
 }
 
 func modeFor(cfg *pgx.ConnConfig, mode *statementMode, explicit bool) string {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"taskflow/database"
 )
 
 // ListenerName is the application_name of the listener's connection, so
@@ -91,7 +93,7 @@ func (l *Listener) listen(ctx context.Context, connected func()) error {
 	}
 	cfg.RuntimeParams["application_name"] = ListenerName
 	connectCtx, cancel := context.WithTimeout(ctx, listenerConnect)
-	conn, err := pgx.ConnectConfig(connectCtx, cfg)
+	conn, err := database.ConnectListener(connectCtx, cfg)
 	cancel()
 	if err != nil {
 		return err
