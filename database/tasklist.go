@@ -21,8 +21,8 @@ import (
 // took twice the CPU per page of reading the rows, its pure-Go engine
 // being the slower half there.
 //
-// The JSON is equal to models' encoding once parsed, not byte for byte:
-// PostgreSQL leaves <, > and & unescaped where encoding/json escapes them
+// Tasks and tags are written by pgTaskJSON and pgTagJSON, as the writes'
+// events are, so the JSON equals models' encoding byte for byte
 // (TestListJSONEqualsThePageEncoded holds the two to each other).
 func (s *Tasks) ListJSON(ctx context.Context, userID string, f models.TaskFilter) ([]byte, error) {
 	if !IsPostgres(s.db) || inTransaction(ctx) {
@@ -104,30 +104,6 @@ func numberPlaceholders(where string) string {
 	return b.String()
 }
 
-// pgTimeJSON is a timestamptz column as a JSON string the way Go encodes a
-// UTC time.Time (RFC 3339, fraction without trailing zeros, "Z"): the
-// JSON of a timestamp without time zone is exactly that without the "Z".
-func pgTimeJSON(column string) string {
-	return `rtrim(to_json(` + column + ` AT TIME ZONE 'UTC')::text, '"') || 'Z"'`
-}
-
-// listTaskJSON and listTagJSON are the JSON objects of models.Task and
-// models.Tag, members in the same order; tags is the task's tag array.
-func listTaskJSON(tags string) string {
-	return `'{"id":' || to_json(p.id)::text || ',"title":' || to_json(p.title)::text ||
-		',"description":' || to_json(p.description)::text || ',"completed":' || p.completed::text ||
-		',"priority":' || (CASE p.priority WHEN 0 THEN '"low"' WHEN 1 THEN '"medium"' ELSE '"high"' END) ||
-		',"due_date":' || COALESCE(` + pgTimeJSON("p.due_date") + `, 'null') ||
-		',"tags":[' || ` + tags + ` || ']' ||
-		',"created_at":' || ` + pgTimeJSON("p.created_at") + ` || ',"updated_at":' || ` + pgTimeJSON("p.updated_at") + ` ||
-		',"completed_at":' || COALESCE(` + pgTimeJSON("p.completed_at") + `, 'null') ||
-		',"version":' || p.version::text || '}'`
-}
-
-const listTagJSON = `'{"id":' || to_json(tg.id)::text || ',"name":' || to_json(tg.name)::text ||
-	',"color":' || COALESCE(to_json(tg.color)::text, 'null') || ',"task_count":' || ` + tagTaskCount + `::text ||
-	',"created_at":' || `
-
 // pgListQuery is the list's one statement. page is the page's rows
 // (MATERIALIZED: read once, by the index of its order); links their tag
 // links; page_tags each distinct tag of the page as JSON, counted once
@@ -143,9 +119,9 @@ func pgListQuery(where, order string, limitArg, offsetArg int) string {
 	return `WITH page AS MATERIALIZED (SELECT ` + taskColumns + ` FROM tasks WHERE ` + where +
 		` ORDER BY ` + order + ` LIMIT ` + limit + ` OFFSET ` + offset + `),
 	page_links AS MATERIALIZED (SELECT task_id, tag_id FROM task_tags WHERE task_id IN (SELECT id FROM page)),
-	page_tags AS MATERIALIZED (SELECT tg.id, tg.name_key, ` + listTagJSON + pgTimeJSON("tg.created_at") + ` || '}' AS j
+	page_tags AS MATERIALIZED (SELECT tg.id, tg.name_key, ` + pgTagJSON("tg", tagTaskCount) + ` AS j
 		FROM tags tg WHERE tg.user_id = $1 AND tg.id IN (SELECT tag_id FROM page_links))
-	SELECT '{"items":[' || COALESCE(string_agg(` + listTaskJSON(tags) + `, ',' ORDER BY ` + order + `), '') ||
+	SELECT '{"items":[' || COALESCE(string_agg(` + pgTaskJSON("p", `'[' || `+tags+` || ']'`) + `, ',' ORDER BY ` + order + `), '') ||
 		'],"total":' || (SELECT count(*) FROM tasks WHERE ` + where + `)::text ||
 		',"limit":' || CAST(` + limit + ` AS bigint)::text || ',"offset":' || CAST(` + offset + ` AS bigint)::text || '}'
 	FROM page p`

@@ -1,6 +1,7 @@
 package database_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,8 +22,8 @@ const awkwardText = "say \"hi\" \\ <b>&amp;</b> \t\n\x01\x1f \u2028\u2029 Ã© ðŸ˜
 
 // TestListJSONEqualsThePageEncoded holds ListJSON, which PostgreSQL writes
 // itself, to List's page encoded by models: every filter, sort and page
-// position gives the same JSON once parsed (same members, same values,
-// same order of items and tags), awkward text and times included.
+// position gives the same JSON (same members, same values, same order of
+// items and tags, byte for byte), awkward text and times included.
 func TestListJSONEqualsThePageEncoded(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		ctx := context.Background()
@@ -75,6 +76,9 @@ func TestListJSONEqualsThePageEncoded(t *testing.T) {
 				want, got := parseJSON(t, page.AppendJSON(nil)), parseJSON(t, body)
 				if !reflect.DeepEqual(got, want) {
 					t.Fatalf("%s %+v:\n got %s\nwant %s", user, f, body, page.AppendJSON(nil))
+				}
+				if !bytes.Equal(body, page.AppendJSON(nil)) {
+					t.Fatalf("%s %+v: not byte for byte:\n got %s\nwant %s", user, f, body, page.AppendJSON(nil))
 				}
 			}
 		}
