@@ -37,6 +37,11 @@ func classify(err error) error {
 		// A lost prepared statement has switched the pool to unprepared
 		// statements (registerLostStatementWatch): a retry succeeds.
 		return models.Unavailable(err)
+	case isForeignKeyViolation(err):
+		// A write linked a row that a concurrent write deleted (a tag
+		// removed while a task was being tagged with it): the request
+		// names something that is no longer there.
+		return &models.Error{Code: models.CodeInvalid, Message: "the request refers to something that no longer exists", Cause: err}
 	case isDataException(err):
 		return &models.Error{Code: models.CodeInvalid, Message: "a value in the request cannot be stored", Cause: err}
 	}
@@ -61,6 +66,17 @@ func isUniqueViolation(err error) bool {
 	// A duplicate TEXT primary key is SQLite's PRIMARYKEY code, not UNIQUE.
 	code, ok := sqliteCode(err)
 	return ok && (code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+// isForeignKeyViolation reports a row that references one that is not
+// there (PostgreSQL's 23503, SQLite's SQLITE_CONSTRAINT_FOREIGNKEY).
+func isForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23503"
+	}
+	code, ok := sqliteCode(err)
+	return ok && code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
 
 // sqliteCode returns the extended result code of an error from the embedded

@@ -352,6 +352,9 @@ func TestClassify(t *testing.T) {
 		samePK := db.Exec(insertUser, "u1", "other@example.com", "hash", now, now).Error
 		requireCode(t, "duplicate primary key", samePK, models.CodeConflict, "already exists")
 
+		orphan := db.Exec("INSERT INTO task_tags (task_id, tag_id) VALUES (?, ?)", "no-such-task", "no-such-tag").Error
+		requireCode(t, "a link to rows that are not there", orphan, models.CodeInvalid, "the request refers to something that no longer exists")
+
 		syntax := db.Exec("SELEC 1").Error
 		internal := requireCode(t, "SQL syntax error", syntax, models.CodeInternal, "internal error")
 		if !errors.Is(internal, syntax) {
