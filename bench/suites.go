@@ -344,12 +344,8 @@ func (b *bench) boundScripts(ctx context.Context, admin, db *gorm.DB, dbName str
 		}
 		stmts[name] = float64(total) / float64(len(list))
 		b.rep.CapturedSQL[name] = list[0].Statements
-		if name == wlPatch || name == wlCreate {
-			// A replayed patch would find its version gone, and a create's
-			// one statement writes its JSON with to_char formats (":MI",
-			// ":SS") that pgbench reads as its own variables: no honest
-			// bound from either. The create's best-SQL bound remains.
-			continue
+		if name == wlPatch {
+			continue // a replayed patch would find its version gone: no honest bound
 		}
 		for _, c := range list {
 			newID := ""
