@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"taskflow/app/apptest"
 	"taskflow/database"
 	"taskflow/models"
@@ -95,3 +97,62 @@ func parseJSON(t *testing.T, b []byte) any {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestListJSONSurvivesConnectionsTheServerEnded ends every connection of
+// the pool while it is idle, as a server restart does, or Neon when it
+// suspends a database: the next list is answered on new connections, not
+// failed on the dead ones.
+func TestListJSONSurvivesConnectionsTheServerEnded(t *testing.T) {
+	db := apptest.Postgres(t)
+	ctx := context.Background()
+	gdb := openMigrated(t, db) // a pool of 4
+	tasks := database.NewTasks(gdb, 100)
+	mustCreate(t, tasks, "u", models.TaskInput{Title: "still here"})
+	pool, err := gdb.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	holdAndRelease(t, pool, 4)
+
+	admin := open(t, db.URL)
+	var ended int
+	err = admin.Raw(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&ended).Error
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idle := pool.Stats().Idle; ended < 4 || idle != 4 {
+		t.Fatalf("ended %d connections with %d idle in the pool; want the pool's 4 idle ones ended", ended, idle)
+	}
+	awaitNoOtherBackends(t, admin)
+
+	body, err := tasks.ListJSON(ctx, "u", models.TaskFilter{})
+	if err != nil {
+		t.Fatalf("list after the server ended the pool's connections: %v", err)
+	}
+	items := parseJSON(t, body).(map[string]any)["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["title"] != "still here" {
+		t.Fatalf("list after the server ended the pool's connections: %s", body)
+	}
+}
+
+// awaitNoOtherBackends waits until admin's connection is the only one to
+// its database: pg_terminate_backend only signals.
+func awaitNoOtherBackends(t *testing.T, admin *gorm.DB) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var others int
+		err := admin.Raw(`SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&others).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		if others == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still open 10s after they were ended", others)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
