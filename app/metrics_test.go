@@ -162,6 +162,11 @@ func TestMetricsReportThePoolAuthFailuresAndRateLimits(t *testing.T) {
 				t.Errorf("no %s{db_name=taskflow}", name)
 			}
 		}
+		for _, name := range []string{"taskflow_db_queue_waiting", "taskflow_db_queue_wait_seconds_total"} {
+			if got := value(families, name); got != 0 {
+				t.Errorf("%s = %v, want 0 (nothing waited)", name, got)
+			}
+		}
 		if got := value(families, "go_sql_max_open_connections", "db_name", "taskflow"); got != float64(s.Config.DBMaxOpenConns) {
 			t.Errorf("go_sql_max_open_connections = %v, want %d", got, s.Config.DBMaxOpenConns)
 		}

@@ -10,6 +10,7 @@ package metrics
 import (
 	"database/sql"
 	"runtime"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -25,6 +26,8 @@ type Metrics struct {
 	authFailures *prometheus.CounterVec
 	rateLimited  *prometheus.CounterVec
 	openStreams  prometheus.Gauge
+	queued       prometheus.Gauge
+	queueWait    prometheus.Counter
 	reasons      map[string]bool // the reason label's values; see AuthFailureReasons
 }
 
@@ -61,6 +64,14 @@ func New(version string, db Database) *Metrics {
 			Namespace: namespace, Name: "event_streams_open",
 			Help: "Change-feed streams (GET /api/v1/events) open on this server.",
 		}),
+		queued: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "db_queue_waiting",
+			Help: "Task and tag requests waiting in line for one of the DB_MAX_OPEN_CONNS database connections.",
+		}),
+		queueWait: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "db_queue_wait_seconds_total",
+			Help: "Time task and tag requests spent in line for a database connection (go_sql_wait_duration_seconds_total counts the rest).",
+		}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
@@ -69,7 +80,7 @@ func New(version string, db Database) *Metrics {
 	})
 	buildInfo.Set(1)
 	m.registry.MustRegister(
-		m.requests, m.duration, m.authFailures, m.rateLimited, m.openStreams, buildInfo,
+		m.requests, m.duration, m.authFailures, m.rateLimited, m.openStreams, m.queued, m.queueWait, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -117,3 +128,10 @@ func (m *Metrics) RateLimited(limit string) {
 
 // OpenStreams sets the number of open change-feed streams.
 func (m *Metrics) OpenStreams(open int) { m.openStreams.Set(float64(open)) }
+
+// Queued moves the number of requests in line for a database connection
+// (middleware.DatabaseQueue) by delta.
+func (m *Metrics) Queued(delta int) { m.queued.Add(float64(delta)) }
+
+// Waited counts time a request spent in that line.
+func (m *Metrics) Waited(d time.Duration) { m.queueWait.Add(d.Seconds()) }
