@@ -96,8 +96,15 @@ func testThroughPgBouncer(t *testing.T, settings url.Values, wantMode string) {
 
 	s := apptest.Start(t, apptest.Database{Name: "postgres", URL: via}, nil) // migrates once more
 	requireHealth(t, s.Do(t, apptest.Request{Method: http.MethodGet, Path: "/health"}), http.StatusOK, "ok", "ok")
-	if logs := s.Logs(); !strings.Contains(logs, `"msg":"database statement mode"`) || !strings.Contains(logs, wantMode) {
-		t.Fatalf("the log does not say the statement mode is %s:\n%s", wantMode, logs)
+	if logs := s.Logs(); !strings.Contains(logs, `"msg":"database statement mode"`) || !strings.Contains(logs, wantMode) ||
+		!strings.Contains(logs, `"shared_sessions":true`) {
+		t.Fatalf("the log does not say the statement mode is %s on shared sessions:\n%s", wantMode, logs)
+	}
+	if !database.SharesSessions(s.DB) {
+		t.Fatal("through PgBouncer in transaction mode, SharesSessions is false")
+	}
+	if direct := openOrFail(t, pg.URL); direct != nil && database.SharesSessions(direct) {
+		t.Fatal("on a direct connection, SharesSessions is true")
 	}
 
 	rawWriteAndRead(t, s.DB)
@@ -230,5 +237,25 @@ func apiWritesAndReads(t *testing.T, s *apptest.Server) {
 	apptest.RequireStatus(t, list, http.StatusOK)
 	if total := list.Map(t)["total"]; total != float64(len(ids)) {
 		t.Errorf("total = %v, want %d", total, len(ids))
+	}
+}
+
+// Behind a transaction pooler with no DIRECT_DATABASE_URL, a LISTEN hears
+// nothing (its session goes back to the pooler): the server says so, and
+// its streams read their events every second instead, so every write
+// still reaches them, in order.
+func TestEventsThroughAPoolerWithoutADirectURL(t *testing.T) {
+	pg := apptest.Postgres(t)
+	via := bouncerURL(t, databaseName(t, pg.URL), nil)
+	s := apptest.Start(t, apptest.Database{Name: "postgres", URL: via}, nil)
+	if logs := s.Logs(); !strings.Contains(logs, "set DIRECT_DATABASE_URL") {
+		t.Fatalf("the log does not say the change feed needs DIRECT_DATABASE_URL:\n%s", logs)
+	}
+	token := newUserToken(t)
+	stream := openBearer(t, s, token, "", nil)
+	var last expected
+	for i := range 4 {
+		last = writeTaskChange(t, s, token, i, last)
+		requireEvent(t, stream.Next(t, 5*time.Second), int64(i+1), last)
 	}
 }

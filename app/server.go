@@ -97,7 +97,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, version stri
 	s.metrics = NewMetrics(cfg, s.db, version)
 	s.events = realtime.NewHub(s.metrics.OpenStreams)
 	if database.IsPostgres(s.db) {
-		s.eventListener = realtime.StartListener(listenURL(cfg), database.EventChannel, s.events, log)
+		s.eventListener = startEventListener(cfg, s.db, s.events, log)
 	}
 	s.app = New(Deps{Config: cfg, DB: s.db, Logger: log, Version: version, Started: s.started, Redis: s.redis,
 		Revocations: s.revocations, Metrics: s.metrics, Events: s.events})
@@ -163,6 +163,24 @@ func listenURL(cfg config.Config) string {
 		return cfg.DirectDatabaseURL.Reveal()
 	}
 	return cfg.DatabaseURL.Reveal()
+}
+
+// eventPollInterval is how often streams read their events when the
+// change feed cannot LISTEN.
+const eventPollInterval = time.Second
+
+// startEventListener feeds the hub from a LISTEN on listenURL, or, when
+// that URL is a transaction pooler's (DATABASE_URL, with no
+// DIRECT_DATABASE_URL), where a LISTEN would hear nothing, by waking its
+// streams every eventPollInterval, and says so.
+func startEventListener(cfg config.Config, db *gorm.DB, hub *realtime.Hub, log *slog.Logger) *realtime.Listener {
+	if cfg.DirectDatabaseURL == "" && database.SharesSessions(db) {
+		log.Warn("change feed: DATABASE_URL goes through a transaction pooler, where LISTEN hears nothing; "+
+			"set DIRECT_DATABASE_URL to the database's direct address. Until then each open stream reads its events every second",
+			"poll_interval", eventPollInterval.String())
+		return realtime.StartPolling(hub, eventPollInterval)
+	}
+	return realtime.StartListener(listenURL(cfg), database.EventChannel, hub, log)
 }
 
 // EventsListening receives each time the change feed's listener has

@@ -35,6 +35,12 @@ const (
 type statementMode struct {
 	unprepared atomic.Bool
 	log        *slog.Logger
+	// sharedSessions: the server connections behind this URL serve other
+	// clients between our transactions (a transaction pooler), so nothing
+	// set on a session (a LISTEN) lasts. Found by the probe, or said by a
+	// URL that chooses an exec mode other than pgx's default.
+	sharedSessions bool
+	explicit       bool // the URL chose the exec mode: never switched
 }
 
 func (m *statementMode) name() string {
@@ -68,17 +74,20 @@ func openPostgres(ctx context.Context, rawURL string, log *slog.Logger) (*sql.DB
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	mode := &statementMode{log: log}
 	explicit := execModeInURL(rawURL)
+	mode := &statementMode{log: log, explicit: explicit}
 	reason := "the URL's default_query_exec_mode"
-	if !explicit {
-		carries, err := carriesPreparedStatements(ctx, cfg)
+	if explicit {
+		mode.sharedSessions = !keepsNamedStatements(cfg.DefaultQueryExecMode)
+	} else {
+		found, err := probeServer(ctx, cfg)
 		if err != nil {
 			return nil, nil, err
 		}
-		mode.unprepared.Store(!carries)
+		mode.unprepared.Store(!found.carriesStatements)
+		mode.sharedSessions = found.sharedSessions
 		reason = "probed: prepared statements survive between transactions"
-		if !carries {
+		if !found.carriesStatements {
 			reason = "probed: a transaction pooler that does not carry prepared statements"
 		}
 	}
@@ -89,7 +98,7 @@ func openPostgres(ctx context.Context, rawURL string, log *slog.Logger) (*sql.DB
 	}
 	withholdCancelRequests(cfg, withhold)
 	log.Info("database statement mode", "mode", modeFor(cfg, mode, explicit), "reason", reason,
-		"cancel_requests", cancelRequestsFor(withhold()))
+		"cancel_requests", cancelRequestsFor(withhold()), "shared_sessions", mode.sharedSessions)
 	db := sql.OpenDB(sessionConnector{stdlib.GetConnector(*cfg,
 		stdlib.OptionBeforeConnect(func(_ context.Context, c *pgx.ConnConfig) error {
 			if mode.unprepared.Load() && !explicit {
@@ -110,9 +119,7 @@ func openPostgres(ctx context.Context, rawURL string, log *slog.Logger) (*sql.DB
 		stdlib.OptionShouldPing(func(context.Context, stdlib.ShouldPingParams) bool { return false }),
 	)})
 	watch := func(gdb *gorm.DB) {
-		if !explicit {
-			_ = gdb.Use(mode) // registers the watch; cannot fail on a new DB
-		}
+		_ = gdb.Use(mode) // registers the mode (and its watch); cannot fail on a new DB
 	}
 	return db, watch, nil
 }
@@ -145,24 +152,32 @@ const probeTimeout = 10 * time.Second
 // take over the server connection its statement was prepared on.
 const probeHolders = 3
 
-// carriesPreparedStatements finds out whether a statement prepared in one
-// transaction can still be executed in the next one when that next one
-// runs on another server connection, which is what a transaction pooler
-// does to a client under load. It prepares a statement on one connection,
-// has a second connection take over that server connection (a pooler hands
-// out the one just released), then executes the statement on the first. A
+// probeFindings is what probeServer found out about the server behind a
+// URL.
+type probeFindings struct {
+	carriesStatements bool // a statement prepared in one transaction runs in the next
+	sharedSessions    bool // other clients' transactions run on our server connection
+}
+
+// probeServer finds out whether a statement prepared in one transaction
+// can still be executed in the next one when that next one runs on
+// another server connection, which is what a transaction pooler does to a
+// client under load. It prepares a statement on one connection, has a
+// second connection take over that server connection (a pooler hands out
+// the one just released), then executes the statement on the first. A
 // direct connection, and a pooler that re-prepares on demand, succeed; a
 // pooler that does not carry statements fails with "prepared statement
 // does not exist". When no second connection lands on the first's server
-// connection, the first owns it (a direct connection, or session pooling).
-func carriesPreparedStatements(ctx context.Context, cfg *pgx.ConnConfig) (bool, error) {
+// connection, the first owns it (a direct connection, or session pooling);
+// when one does, sessions are shared whether or not statements survive.
+func probeServer(ctx context.Context, cfg *pgx.ConnConfig) (probeFindings, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	probeCfg := cfg.Copy()
 	probeCfg.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
 	first, err := pgx.ConnectConfig(ctx, probeCfg)
 	if err != nil {
-		return false, err
+		return probeFindings{}, err
 	}
 	defer first.Close(context.Background())
 	statement := "taskflow_probe_" + strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -177,22 +192,22 @@ func carriesPreparedStatements(ctx context.Context, cfg *pgx.ConnConfig) (bool, 
 		// A new connection's server process already holds a statement of
 		// that name: another client's, left there by a pooler that shares
 		// server connections without tracking statements.
-		return false, nil
+		return probeFindings{sharedSessions: true}, nil
 	}
 	if err != nil {
-		return false, err
+		return probeFindings{}, err
 	}
 	release, taken, err := takeServerConnection(ctx, probeCfg, preparedOn)
 	defer release()
 	if err != nil || !taken {
-		return true, err
+		return probeFindings{carriesStatements: true}, err
 	}
 	var pid uint32
 	err = first.QueryRow(ctx, statement).Scan(&pid)
 	if isLostStatement(err) {
-		return false, nil
+		return probeFindings{sharedSessions: true}, nil
 	}
-	return err == nil, err
+	return probeFindings{carriesStatements: err == nil, sharedSessions: true}, err
 }
 
 // takeServerConnection opens up to probeHolders connections, each in an
@@ -240,8 +255,19 @@ func isLostStatement(err error) bool {
 func (m *statementMode) Name() string { return statementModePlugin }
 
 func (m *statementMode) Initialize(gdb *gorm.DB) error {
-	registerLostStatementWatch(gdb, m)
+	if !m.explicit {
+		registerLostStatementWatch(gdb, m)
+	}
 	return nil
+}
+
+// SharesSessions reports whether db's server connections serve other
+// clients between db's transactions (a transaction pooler in front, as
+// found when the pool opened, or as its URL's exec mode says): there a
+// LISTEN hears nothing, since its session is not kept.
+func SharesSessions(db *gorm.DB) bool {
+	m, ok := db.Config.Plugins[statementModePlugin].(*statementMode)
+	return ok && m.sharedSessions
 }
 
 const statementModePlugin = "taskflow:statement_mode"
@@ -250,7 +276,7 @@ const statementModePlugin = "taskflow:statement_mode"
 // GORM's callbacks: a lost prepared statement switches the pool, as it
 // would have from a GORM statement.
 func noteStatementError(gdb *gorm.DB, err error) {
-	if m, ok := gdb.Config.Plugins[statementModePlugin].(*statementMode); ok && isLostStatement(err) {
+	if m, ok := gdb.Config.Plugins[statementModePlugin].(*statementMode); ok && !m.explicit && isLostStatement(err) {
 		m.switchToUnprepared(err)
 	}
 }

@@ -48,6 +48,33 @@ func StartListener(url, channel string, hub *Hub, log *slog.Logger) *Listener {
 	return l
 }
 
+// StartPolling is the listener's stand-in where no connection can keep
+// a session (only a transaction pooler is reachable, and a LISTEN there
+// hears nothing): it wakes every stream every interval, and each reads
+// what was committed meanwhile. Each open stream then costs one query per
+// interval, where a listener costs one per event.
+func StartPolling(hub *Hub, every time.Duration) *Listener {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &Listener{hub: hub, cancel: cancel, done: make(chan struct{}), listening: make(chan struct{}, 1)}
+	go l.poll(ctx, every)
+	return l
+}
+
+func (l *Listener) poll(ctx context.Context, every time.Duration) {
+	defer close(l.done)
+	l.listening <- struct{}{}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			l.hub.WakeAll()
+		}
+	}
+}
+
 // Listening receives each time the listener has (re)connected and listens.
 func (l *Listener) Listening() <-chan struct{} { return l.listening }
 
