@@ -146,10 +146,11 @@ func mountAPI(app *fiber.App, api fiber.Router, d Deps) {
 		// one process, whose stores tell its hub.
 		tasks, tags = tasks.Announcing(d.Events.Notify), tags.Announcing(d.Events.Notify)
 	}
-	// Task and tag requests line up for the pool's connections in order.
-	queue := middleware.DatabaseQueue(d.Config.DBMaxOpenConns, d.Metrics)
-	routes.Tasks(api.Group("/tasks", queue, guard, idempotent), tasks, validate)
-	routes.Tags(api.Group("/tags", queue, guard, idempotent), tags, validate)
+	// Lists line up for the pool's connections in order (see
+	// middleware.DatabaseQueue).
+	listQueue := middleware.DatabaseQueue(d.Config.DBMaxOpenConns, d.Metrics)
+	routes.Tasks(api.Group("/tasks", guard, idempotent), tasks, validate, listQueue)
+	routes.Tags(api.Group("/tags", guard, idempotent), tags, validate)
 	routes.Events(api.Group("/events"), routes.EventsDeps{
 		Hub: d.Events, Store: database.NewEvents(d.DB), Guard: guard,
 		Stream: realtime.StreamConfig{

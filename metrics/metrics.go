@@ -66,11 +66,11 @@ func New(version string, db Database) *Metrics {
 		}),
 		queued: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "db_queue_waiting",
-			Help: "Task and tag requests waiting in line for one of the DB_MAX_OPEN_CONNS database connections.",
+			Help: "Task lists waiting in line for one of the DB_MAX_OPEN_CONNS database connections.",
 		}),
 		queueWait: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "db_queue_wait_seconds_total",
-			Help: "Time task and tag requests spent in line for a database connection (go_sql_wait_duration_seconds_total counts the rest).",
+			Help: "Time task lists spent in line for a database connection (go_sql_wait_duration_seconds_total counts the other requests' waits).",
 		}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{

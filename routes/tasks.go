@@ -30,8 +30,10 @@ type TaskStore interface {
 }
 
 // Tasks registers the task routes on r, a group behind the auth guard.
-func Tasks(r fiber.Router, store TaskStore, val *Validator) {
-	r.Get("/", listTasks(store))
+// listQueue runs before the list: the line it waits in for a database
+// connection (middleware.DatabaseQueue).
+func Tasks(r fiber.Router, store TaskStore, val *Validator, listQueue fiber.Handler) {
+	r.Get("/", listQueue, listTasks(store))
 	r.Post("/", createTask(store, val))
 	r.Get("/:id", getTask(store))
 	r.Put("/:id", replaceTask(store, val))
