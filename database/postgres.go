@@ -93,8 +93,7 @@ func openPostgres(ctx context.Context, rawURL string, log *slog.Logger) (*sql.DB
 	}
 	withhold := mode.unprepared.Load
 	if explicit {
-		pooled := !keepsNamedStatements(cfg.DefaultQueryExecMode)
-		withhold = func() bool { return pooled }
+		withhold = func() bool { return mode.sharedSessions }
 	}
 	withholdCancelRequests(cfg, withhold)
 	log.Info("database statement mode", "mode", modeFor(cfg, mode, explicit), "reason", reason,

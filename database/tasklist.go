@@ -62,26 +62,29 @@ func queryText(ctx context.Context, db *gorm.DB, query string, args ...any) ([]b
 	if !ok {
 		return queryTextSQL(ctx, db, query, args...)
 	}
-	// Each failed try closes one dead connection: at most every pooled
-	// connection can be one, and the last try gets a new connection.
-	tries := pool.Stats().MaxOpenConnections + 1
-	if tries <= 1 {
-		tries = maxReadTries
-	}
 	for try := 1; ; try++ {
 		text, lost, err := queryTextOnce(ctx, pool, query, args)
 		if err == nil {
 			return text, nil
 		}
-		if !lost || try >= min(tries, maxReadTries) {
+		if !lost || try > maxDeadConns(pool) {
 			noteStatementError(db, err)
 			return nil, err
 		}
 	}
 }
 
-// maxReadTries bounds queryText's tries whatever the pool's size.
-const maxReadTries = 64
+// maxDeadConns is how many dead connections a read may meet in db's pool:
+// each failed try closes one, at most every pooled connection can be one,
+// and the try after them gets a new connection. It is only asked once a
+// try has failed, so a list takes no pool-wide lock for it.
+func maxDeadConns(pool *sql.DB) int {
+	const unboundedPool = 64
+	if n := pool.Stats().MaxOpenConnections; n > 0 {
+		return n
+	}
+	return unboundedPool
+}
 
 // queryTextOnce runs queryText's query once. lost reports an error from a
 // connection that is gone, with the request's context still live: the
