@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -67,16 +69,28 @@ func pgListQuery(where, order string, limitArg, offsetArg int) string {
 }
 
 // listReader builds a page from pgListQuery's rows, which may come in any
-// order: tasks are placed by their position, tags by their rank.
+// order: tasks are placed by their position, tags by their rank. Readers
+// are pooled with everything they hold (the page's tasks, the strings'
+// bytes, the tags' backing array), so a list request allocates next to
+// nothing for them: what a request allocates sets how often the collector
+// runs, and so how small a heap it can keep at a given cost in CPU.
 type listReader struct {
 	page   models.TaskPage
-	offset int64
 	tasks  map[string]int // task id -> index in page.Items
 	tags   []rankedTag
-	links  [][2]string // task id, tag id
+	rank   map[string]int // tag id -> index in tags, once sorted
+	links  [][2]string    // task id, tag id
 	total  bool
 	placed int // task rows read
 	values rowValues
+	// text holds the bytes of every string of the page: the strings
+	// point into it (see str), so they are only valid until the reader
+	// is reused, and the page never leaves appendListJSON.
+	text      []byte
+	tagSpans  []int        // per task, where its tags start in tagsOf
+	tagsOf    []models.Tag // every task's tags, one after another
+	tagCursor []int
+	times     []time.Time // what the tasks' optional times point to
 }
 
 type rankedTag struct {
@@ -84,37 +98,81 @@ type rankedTag struct {
 	tag  models.Tag
 }
 
-func newListReader(f models.TaskFilter) *listReader {
-	return &listReader{
-		page:  models.TaskPage{Items: make([]models.Task, 0, f.Limit), Limit: f.Limit, Offset: f.Offset},
-		tasks: make(map[string]int, f.Limit),
+var listReaders = sync.Pool{New: func() any {
+	return &listReader{tasks: map[string]int{}, rank: map[string]int{}, text: make([]byte, 0, 16<<10)}
+}}
+
+// maxPooledText is the largest string buffer a reader goes back to the pool
+// with: a rare huge page should not keep its memory for good.
+const maxPooledText = 256 << 10
+
+// appendListJSON reads a page from rows and appends it as JSON to dst.
+func appendListJSON(dst []byte, rows pgx.Rows, f models.TaskFilter) ([]byte, error) {
+	r := listReaders.Get().(*listReader)
+	defer r.release()
+	r.reset(f)
+	if err := r.read(rows); err != nil {
+		return dst, err
 	}
+	return r.page.AppendJSON(dst), nil
 }
 
-// read consumes rows and returns the page.
-func (r *listReader) read(rows pgx.Rows) (models.TaskPage, error) {
+func (r *listReader) reset(f models.TaskFilter) {
+	items := r.page.Items[:0]
+	if items == nil {
+		items = make([]models.Task, 0, f.Limit) // never nil: an empty page has [], not null
+	}
+	r.page = models.TaskPage{Items: items, Limit: f.Limit, Offset: f.Offset}
+	clear(r.tasks)
+	clear(r.rank)
+	r.tags, r.links, r.text = r.tags[:0], r.links[:0], r.text[:0]
+	r.times = slices.Grow(r.times[:0], 2*f.Limit) // room for every task's two
+	r.total, r.placed = false, 0
+}
+
+func (r *listReader) release() {
+	if cap(r.text) > maxPooledText {
+		return
+	}
+	r.values = rowValues{} // the connection's buffers, not the reader's
+	listReaders.Put(r)
+}
+
+// str returns b as a string kept in r.text. When text grows, strings made
+// before point into its old array, which stays alive while they do.
+func (r *listReader) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	start := len(r.text)
+	r.text = append(r.text, b...)
+	return unsafe.String(&r.text[start], len(b))
+}
+
+// read consumes rows into r.page.
+func (r *listReader) read(rows pgx.Rows) error {
 	defer rows.Close()
 	r.values.types = rows.Conn().TypeMap()
 	for rows.Next() {
 		r.values.fields, r.values.raw = rows.FieldDescriptions(), rows.RawValues()
 		if len(r.values.raw) != listColumns {
-			return models.TaskPage{}, fmt.Errorf("database: a list row has %d columns, not %d", len(r.values.raw), listColumns)
+			return fmt.Errorf("database: a list row has %d columns, not %d", len(r.values.raw), listColumns)
 		}
 		if err := r.row(); err != nil {
-			return models.TaskPage{}, err
+			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return models.TaskPage{}, err
+		return err
 	}
 	if !r.total {
-		return models.TaskPage{}, fmt.Errorf("database: the list's rows carry no total")
+		return fmt.Errorf("database: the list's rows carry no total")
 	}
 	if r.placed != len(r.page.Items) {
-		return models.TaskPage{}, fmt.Errorf("database: the list's positions skip a task")
+		return fmt.Errorf("database: the list's positions skip a task")
 	}
 	r.attachTags()
-	return r.page, nil
+	return nil
 }
 
 func (r *listReader) row() error {
@@ -129,7 +187,7 @@ func (r *listReader) row() error {
 	case listRowTag:
 		return r.tag()
 	case listRowLink:
-		r.links = append(r.links, [2]string{v.text(colID), v.text(colTitle)})
+		r.links = append(r.links, [2]string{r.str(v.raw[colID]), r.str(v.raw[colTitle])})
 		return nil
 	case listRowTotal:
 		r.total = true
@@ -151,7 +209,7 @@ func (r *listReader) task() error {
 	if i < 0 || i >= r.page.Limit {
 		return fmt.Errorf("database: a list row at position %d is off the page", pos)
 	}
-	t := models.Task{ID: v.text(colID), Title: v.text(colTitle), Description: v.text(colDescription), Tags: []models.Tag{}}
+	t := models.Task{ID: r.str(v.raw[colID]), Title: r.str(v.raw[colTitle]), Description: r.str(v.raw[colDescription])}
 	var priority int64
 	if t.Completed, err = v.bool(colCompleted); err != nil {
 		return err
@@ -163,7 +221,7 @@ func (r *listReader) task() error {
 		return fmt.Errorf("task %s has unknown priority %d", t.ID, priority)
 	}
 	t.Priority = priorityNames[priority]
-	if t.DueDate, err = v.timePtr(colDueDate); err != nil {
+	if t.DueDate, err = r.timePtr(colDueDate); err != nil {
 		return err
 	}
 	if t.CreatedAt, err = v.time(colCreatedAt); err != nil {
@@ -172,17 +230,17 @@ func (r *listReader) task() error {
 	if t.UpdatedAt, err = v.time(colUpdatedAt); err != nil {
 		return err
 	}
-	if t.CompletedAt, err = v.timePtr(colCompletedAt); err != nil {
+	if t.CompletedAt, err = r.timePtr(colCompletedAt); err != nil {
 		return err
 	}
 	if t.Version, err = v.int(colVersion); err != nil {
 		return err
 	}
-	if i >= len(r.page.Items) {
-		r.page.Items = r.page.Items[:i+1]
-	}
 	if _, seen := r.tasks[t.ID]; seen {
 		return fmt.Errorf("database: task %s is twice on a list page", t.ID)
+	}
+	if i >= len(r.page.Items) {
+		r.page.Items = slices.Grow(r.page.Items, i+1-len(r.page.Items))[:i+1]
 	}
 	r.page.Items[i] = t
 	r.tasks[t.ID] = i
@@ -197,9 +255,9 @@ func (r *listReader) tag() error {
 	if rt.rank, err = v.int(colPos); err != nil {
 		return err
 	}
-	rt.tag = models.Tag{ID: v.text(colID), Name: v.text(colTitle)}
+	rt.tag = models.Tag{ID: r.str(v.raw[colID]), Name: r.str(v.raw[colTitle])}
 	if !v.null(colDescription) {
-		color := v.text(colDescription)
+		color := r.str(v.raw[colDescription])
 		rt.tag.Color = &color
 	}
 	if rt.tag.CreatedAt, err = v.time(colCreatedAt); err != nil {
@@ -212,24 +270,46 @@ func (r *listReader) tag() error {
 	return nil
 }
 
-// attachTags gives each task its tags in name order.
+// attachTags gives each task its tags in name order, all of them slices
+// of one array: the links are counted per task, then placed.
 func (r *listReader) attachTags() {
 	slices.SortFunc(r.tags, func(a, b rankedTag) int { return int(a.rank - b.rank) })
-	rank := make(map[string]int, len(r.tags)) // tag id -> index in name order
 	for i, t := range r.tags {
-		rank[t.tag.ID] = i
+		r.rank[t.tag.ID] = i
 	}
+	n := len(r.page.Items)
+	r.tagSpans = slices.Grow(r.tagSpans[:0], n+1)[:n+1]
+	clear(r.tagSpans)
+	placed := 0
 	for _, l := range r.links {
 		i, mine := r.tasks[l[0]]
-		at, ok := rank[l[1]]
+		_, ok := r.rank[l[1]]
 		if mine && ok {
-			r.page.Items[i].Tags = append(r.page.Items[i].Tags, r.tags[at].tag)
+			r.tagSpans[i+1]++
+			placed++
+		}
+	}
+	for i := range n {
+		r.tagSpans[i+1] += r.tagSpans[i]
+	}
+	if r.tagsOf == nil {
+		r.tagsOf = make([]models.Tag, 0, 64) // never nil: a task without tags has [], not null
+	}
+	r.tagsOf = slices.Grow(r.tagsOf[:0], placed)[:placed]
+	r.tagCursor = append(r.tagCursor[:0], r.tagSpans[:n]...)
+	for _, l := range r.links {
+		i, mine := r.tasks[l[0]]
+		at, ok := r.rank[l[1]]
+		if mine && ok {
+			r.tagsOf[r.tagCursor[i]] = r.tags[at].tag
+			r.tagCursor[i]++
 		}
 	}
 	for i := range r.page.Items {
-		if tags := r.page.Items[i].Tags; len(tags) > 1 {
-			slices.SortFunc(tags, func(a, b models.Tag) int { return rank[a.ID] - rank[b.ID] })
-		}
+		start, end := r.tagSpans[i], r.tagSpans[i+1]
+		tags := r.tagsOf[start:end:end]
+		slices.SortFunc(tags, func(a, b models.Tag) int { return r.rank[a.ID] - r.rank[b.ID] })
+		r.page.Items[i].Tags = tags
 	}
 }
 
@@ -246,9 +326,6 @@ type rowValues struct {
 func (v *rowValues) null(i int) bool { return v.raw[i] == nil }
 
 func (v *rowValues) binary(i int) bool { return v.fields[i].Format == pgx.BinaryFormatCode }
-
-// text copies a text value (both formats carry its UTF-8 bytes).
-func (v *rowValues) text(i int) string { return string(v.raw[i]) }
 
 func (v *rowValues) int(i int) (int64, error) {
 	b := v.raw[i]
@@ -296,10 +373,13 @@ func (v *rowValues) time(i int) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-func (v *rowValues) timePtr(i int) (*time.Time, error) {
-	if v.null(i) {
+// timePtr reads an optional time into r.times. When times grows, pointers
+// made before point into its old array, which stays alive while they do.
+func (r *listReader) timePtr(i int) (*time.Time, error) {
+	if r.values.null(i) {
 		return nil, nil
 	}
-	t, err := v.time(i)
-	return &t, err
+	t, err := r.values.time(i)
+	r.times = append(r.times, t)
+	return &r.times[len(r.times)-1], err
 }

@@ -23,13 +23,13 @@ import (
 // outside the Basic Multilingual Plane.
 const awkwardText = "say \"hi\" \\ <b>&amp;</b> \t\n\x01\x1f \u2028\u2029 é 😀"
 
-// TestListJSONEqualsThePageEncoded holds ListJSON, which on PostgreSQL
+// TestAppendListJSONEqualsThePageEncoded holds AppendListJSON, which on PostgreSQL
 // reads its one statement's rows through pgx (binary results where
 // statements are prepared, text where they are not), to List's page
 // encoded by models: every filter, sort and page position gives the same
 // JSON (same members, same values, same order of items and tags, byte for
 // byte), awkward text and times included.
-func TestListJSONEqualsThePageEncoded(t *testing.T) {
+func TestAppendListJSONEqualsThePageEncoded(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		ctx := context.Background()
 		gdb := openMigrated(t, db)
@@ -85,14 +85,14 @@ func TestListJSONEqualsThePageEncoded(t *testing.T) {
 	})
 }
 
-// comparePages holds reader's ListJSON to the page List reads.
+// comparePages holds reader's AppendListJSON to the page List reads.
 func comparePages(t *testing.T, ctx context.Context, tasks, reader *database.Tasks, user string, f models.TaskFilter, mode string) {
 	t.Helper()
 	page, err := tasks.List(ctx, user, f)
 	if err != nil {
 		t.Fatalf("%s %+v: list: %v", user, f, err)
 	}
-	body, err := reader.ListJSON(ctx, user, f)
+	body, err := reader.AppendListJSON(ctx, nil, user, f)
 	if err != nil {
 		t.Fatalf("%s %+v %s: list JSON: %v", user, f, mode, err)
 	}
@@ -124,11 +124,11 @@ func parseJSON(t *testing.T, b []byte) any {
 
 func ptr[T any](v T) *T { return &v }
 
-// TestListJSONSurvivesConnectionsTheServerEnded ends every connection of
+// TestAppendListJSONSurvivesConnectionsTheServerEnded ends every connection of
 // the pool while it is idle, as a server restart does, or Neon when it
 // suspends a database: the next list is answered on new connections, not
 // failed on the dead ones.
-func TestListJSONSurvivesConnectionsTheServerEnded(t *testing.T) {
+func TestAppendListJSONSurvivesConnectionsTheServerEnded(t *testing.T) {
 	db := apptest.Postgres(t)
 	ctx := context.Background()
 	gdb := openMigrated(t, db) // a pool of 4
@@ -152,7 +152,7 @@ func TestListJSONSurvivesConnectionsTheServerEnded(t *testing.T) {
 	}
 	awaitNoOtherBackends(t, admin)
 
-	body, err := tasks.ListJSON(ctx, "u", models.TaskFilter{})
+	body, err := tasks.AppendListJSON(ctx, nil, "u", models.TaskFilter{})
 	if err != nil {
 		t.Fatalf("list after the server ended the pool's connections: %v", err)
 	}
