@@ -361,7 +361,7 @@ func taskFilter(c *fiber.Ctx) (models.TaskFilter, error) {
 		UpdatedAfter: q.time("updated_after"),
 		Due:          models.TaskDue(q.oneOf("due", "", []string{string(models.DueNone), string(models.DueOverdue)})),
 		Now:          time.Now(),
-		Sort:         models.TaskSort(q.oneOf("sort", string(models.SortCreatedDesc), sortNames())),
+		Sort:         models.TaskSort(q.oneOf("sort", string(models.SortCreatedDesc), taskSortNames)),
 		Limit:        int(q.integer("limit", models.DefaultTaskLimit, 1, models.MaxTaskLimit)),
 		Offset:       q.integer("offset", 0, 0, -1),
 	}
@@ -371,6 +371,9 @@ func taskFilter(c *fiber.Ctx) (models.TaskFilter, error) {
 	}
 	return f, q.err()
 }
+
+// taskSortNames is computed once: the list reads it on every request.
+var taskSortNames = sortNames()
 
 func sortNames() []string {
 	names := make([]string, len(models.TaskSorts))
