@@ -7,7 +7,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -161,8 +163,11 @@ type probeFindings struct {
 // probeServer finds out whether a statement prepared in one transaction
 // can still be executed in the next one when that next one runs on
 // another server connection, which is what a transaction pooler does to a
-// client under load. It prepares a statement on one connection, has a
-// second connection take over that server connection (a pooler hands out
+// client under load. It prepares a statement on one connection. When the
+// cancel key the server gave that connection names the process the
+// statement runs on, the connection owns its server process (a direct
+// connection, or a plain TCP proxy) and that settles it, for the cost of
+// one connection. Otherwise it has a second connection take over that server connection (a pooler hands out
 // the one just released), then executes the statement on the first. A
 // direct connection, and a pooler that re-prepares on demand, succeed; a
 // pooler that does not carry statements fails with "prepared statement
@@ -196,8 +201,18 @@ func probeServer(ctx context.Context, cfg *pgx.ConnConfig) (probeFindings, error
 	if err != nil {
 		return probeFindings{}, err
 	}
-	release, taken, err := takeServerConnection(ctx, probeCfg, preparedOn)
-	defer release()
+	if first.PgConn().PID() == preparedOn {
+		// The connection's cancel key names the server process it runs
+		// on: it owns that process. A pooler hands its clients keys of its
+		// own, as their server connection changes under them.
+		return probeFindings{carriesStatements: true}, nil
+	}
+	holders, err := connectAll(ctx, probeCfg, probeHolders)
+	defer closeAll(holders)
+	if err != nil {
+		return probeFindings{}, err
+	}
+	taken, err := takeServerConnection(ctx, holders, preparedOn)
 	if err != nil || !taken {
 		return probeFindings{carriesStatements: true}, err
 	}
@@ -209,34 +224,50 @@ func probeServer(ctx context.Context, cfg *pgx.ConnConfig) (probeFindings, error
 	return probeFindings{carriesStatements: err == nil, sharedSessions: true}, err
 }
 
-// takeServerConnection opens up to probeHolders connections, each in an
-// open transaction, until one runs on the server process pid. release
-// ends them all.
-func takeServerConnection(ctx context.Context, cfg *pgx.ConnConfig, pid uint32) (func(), bool, error) {
-	var holders []*pgx.Conn
-	release := func() {
-		for _, c := range holders {
-			c.Close(context.Background())
+// connectAll opens n connections at once: over the network each costs a
+// TLS and SCRAM handshake of several round trips. Only what the probe does
+// with them afterwards has to be in order. The connections it returns are
+// open, even beside an error.
+func connectAll(ctx context.Context, cfg *pgx.ConnConfig, n int) ([]*pgx.Conn, error) {
+	conns := make([]*pgx.Conn, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Go(func() { conns[i], errs[i] = pgx.ConnectConfig(ctx, cfg.Copy()) })
+	}
+	wg.Wait()
+	opened := slices.DeleteFunc(conns, func(c *pgx.Conn) bool { return c == nil })
+	for _, err := range errs {
+		if err != nil {
+			return opened, err // they failed alike: one says why
 		}
 	}
-	for range probeHolders {
-		c, err := pgx.ConnectConfig(ctx, cfg.Copy())
-		if err != nil {
-			return release, false, err
-		}
-		holders = append(holders, c)
+	return opened, nil
+}
+
+func closeAll(conns []*pgx.Conn) {
+	for _, c := range conns {
+		c.Close(context.Background())
+	}
+}
+
+// takeServerConnection begins a transaction on each holder in turn, each
+// left open, until one runs on the server process pid: behind a
+// transaction pooler, the one the first connection just released.
+func takeServerConnection(ctx context.Context, holders []*pgx.Conn, pid uint32) (bool, error) {
+	for _, c := range holders {
 		var got uint32
 		if _, err := c.Exec(ctx, "BEGIN", pgx.QueryExecModeSimpleProtocol); err != nil {
-			return release, false, err
+			return false, err
 		}
 		if err := c.QueryRow(ctx, "SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&got); err != nil {
-			return release, false, err
+			return false, err
 		}
 		if got == pid {
-			return release, true, nil
+			return true, nil
 		}
 	}
-	return release, false, nil
+	return false, nil
 }
 
 // isLostStatement reports the errors of a prepared statement the server

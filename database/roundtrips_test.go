@@ -168,6 +168,11 @@ func TestConnectionSetUpRoundTrips(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = database.Close(db) })
 	opened := counter.snapshot()[before:]
+	// The probe settles a direct connection with one connection of its own
+	// (its cancel key names its server process); the pool then opens one.
+	if len(opened) != 2 {
+		t.Errorf("database.Open on a direct connection opened %d connections, want 2 (the probe's and the pool's)", len(opened))
+	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		t.Fatal(err)
