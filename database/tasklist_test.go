@@ -182,3 +182,52 @@ func awaitNoOtherBackends(t *testing.T, admin *gorm.DB) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestListKeepsOneGenericPlanPerConnection holds the list's prepared
+// statement to one generic plan on a connection, where the statistics once
+// tipped it into custom plans, planned again on every execution: a user
+// with many tasks created out of order makes the index scan of the first
+// page look dear, and a custom plan knows its offset is 0 where a generic
+// one assumes a tenth of the rows. PostgreSQL tries five custom plans
+// before it compares; the list must then stay on its generic plan.
+func TestListKeepsOneGenericPlanPerConnection(t *testing.T) {
+	db := apptest.Postgres(t)
+	ctx := context.Background()
+	admin := openMigrated(t, db)
+	err := admin.Exec(`INSERT INTO tasks (id, user_id, title, created_at, updated_at)
+		SELECT gen_random_uuid()::text, 'heavy', 'task ' || i, ts, ts
+		FROM generate_series(1, 5000) i, LATERAL (SELECT now() - random() * interval '1000 days' - i * interval '1 microsecond' AS ts) r`).Error
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Exec(`ANALYZE tasks`).Error; err != nil {
+		t.Fatal(err)
+	}
+	// One connection, so the statement's plan counts are that session's.
+	gdb, err := database.Open(ctx, database.Options{URL: db.URL, MaxOpenConns: 1, MaxIdleConns: 1, ConnMaxLifetime: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = database.Close(gdb) })
+	tasks := database.NewTasks(gdb, 100)
+	const lists = 12
+	for range lists {
+		body, err := tasks.AppendListJSON(ctx, nil, "heavy", models.TaskFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total := parseJSON(t, body).(map[string]any)["total"]; total != float64(5000) {
+			t.Fatalf("list total %v, want 5000", total)
+		}
+	}
+	var plans struct{ Generic, Custom int }
+	err = gdb.Raw(`SELECT generic_plans AS generic, custom_plans AS custom FROM pg_prepared_statements
+		WHERE statement LIKE 'WITH page AS MATERIALIZED%'`).Scan(&plans).Error
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plans.Custom > 5 || plans.Generic+plans.Custom != lists {
+		t.Fatalf("the list's statement was planned %d times as custom plans and ran %d times on its generic plan; want at most 5 custom plans of %d runs",
+			plans.Custom, plans.Generic, lists)
+	}
+}
