@@ -187,7 +187,10 @@ func (b *bench) measure(ctx context.Context, suite string, env serverEnv, loads 
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer func() {
+		srv.stop()
+		b.reportServerLog(suite, srv)
+	}()
 	b.rep.Startup = append(b.rep.Startup, startupResult{Suite: suite, MS: srv.StartupMS})
 	b.logf("%s: server healthy %.1f ms after exec", suite, srv.StartupMS)
 	if err := b.measureListBody(ctx, suite, srv, loads[0]); err != nil {
@@ -234,6 +237,16 @@ func (b *bench) measure(ctx context.Context, suite string, env serverEnv, loads 
 		}
 	}
 	return nil
+}
+
+// reportServerLog repeats what the server logged (warnings and errors:
+// it runs at LOG_LEVEL=warn): a run in which the server changed how it
+// works, switching its statement mode say, is not comparable to one in
+// which it did not, and must say so.
+func (b *bench) reportServerLog(suite string, srv *server) {
+	for line := range strings.Lines(srv.p.Output()) {
+		b.logf("%s: server logged: %s", suite, strings.TrimRight(line, "\n"))
+	}
 }
 
 // selected keeps the workloads --workloads names (all without it).
