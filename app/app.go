@@ -141,18 +141,13 @@ func logPanic(log *slog.Logger) func(*fiber.Ctx, any) {
 // mountAPI registers the /api/v1 route groups; authenticated groups take
 // the guard as their first handler.
 func mountAPI(app *fiber.App, api fiber.Router, d Deps) {
-	guard, revocations := mountAuth(app, api, d)
+	stores := NewStores(d.DB, d.Config, d.Events.Notify)
+	guard, revocations := mountAuth(app, api, d, stores.Tokens)
 	validate := routes.NewValidator()
-	// Writes with an Idempotency-Key run inside the key's transaction, which
-	// the task and tag stores join (database.WithTx).
+	// A write with an Idempotency-Key records its answer with itself (see
+	// models.Keyed); a replay is one lookup.
 	idempotent := routes.Idempotent(database.NewIdempotencyKeys(d.DB, models.IdempotencyKeyTTL))
-	tasks := database.NewTasks(d.DB, d.Config.MaxTasksPerUser)
-	tags := database.NewTags(d.DB, d.Config.MaxTagsPerUser)
-	if !database.IsPostgres(d.DB) {
-		// PostgreSQL announces events by NOTIFY at commit; SQLite serves
-		// one process, whose stores tell its hub.
-		tasks, tags = tasks.Announcing(d.Events.Notify), tags.Announcing(d.Events.Notify)
-	}
+	tasks, tags := stores.Tasks, stores.Tags
 	// Lists line up for the pool's connections in order (see
 	// middleware.DatabaseQueue).
 	listQueue := middleware.DatabaseQueue(d.Config.DBMaxOpenConns, d.Metrics)
@@ -163,7 +158,6 @@ func mountAPI(app *fiber.App, api fiber.Router, d Deps) {
 		Stream: realtime.StreamConfig{
 			Store: database.NewEvents(d.DB), Revoked: revokedBy(revocations), Log: d.Logger,
 			Ping: d.Config.EventsPingInterval, WriteTimeout: d.Config.WriteTimeout, QueryTimeout: d.Config.DBQueryTimeout,
-			RecheckAfterWake: !database.IsPostgres(d.DB),
 		},
 	})
 }

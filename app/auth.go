@@ -24,14 +24,14 @@ const (
 
 // mountAuth registers /auth and returns the guard that every authenticated
 // group takes as its first handler, and the revocations it honours.
-func mountAuth(app *fiber.App, api fiber.Router, d Deps) (fiber.Handler, *auth.Revocations) {
+func mountAuth(app *fiber.App, api fiber.Router, d Deps, tokens routes.RefreshTokenStore) (fiber.Handler, *auth.Revocations) {
 	cfg := d.Config
 	guardConfig := authConfig(app, d)
 	guard := auth.Guard(guardConfig)
 	limits := rateLimitStorage(d)
 	routes.Auth(api.Group("/auth"), routes.AuthDeps{
 		Users:  database.NewUsers(d.DB),
-		Tokens: database.NewTokens(d.DB, cfg.RefreshTokenTTL, cfg.SessionMaxAge).WithReuseInterval(cfg.RefreshReuseInterval),
+		Tokens: tokens,
 		AccessTokens: auth.AccessTokens{
 			Secret: []byte(cfg.JWTSecretKey.Reveal()), Issuer: cfg.JWTIssuer, TTL: cfg.AccessTokenTTL,
 		},

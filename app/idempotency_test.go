@@ -2,7 +2,9 @@ package app_test
 
 import (
 	"context"
+	"hash/fnv"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -302,4 +304,48 @@ func holdWriteLock(t *testing.T, db *gorm.DB) (release func()) {
 	release = func() { once.Do(func() { tx.Rollback() }) }
 	t.Cleanup(release)
 	return release
+}
+
+// Keys lock nothing but themselves: two users' requests whose keys would
+// share a 32-bit hash (as an advisory lock on a hash of user and key would
+// have them do) both run, while one of them is held in flight.
+func TestIdempotencyKeysOfOthersDoNotCollide(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		s := apptest.Start(t, db, nil)
+		keyA, keyB := fnvCollision(t, "idem-collide-a", "idem-collide-b")
+		a := keyed(http.MethodPost, tasksPath, apptest.Token(t, "idem-collide-a"), keyA, map[string]any{"title": "held"})
+		b := keyed(http.MethodPost, tasksPath, apptest.Token(t, "idem-collide-b"), keyB, map[string]any{"title": "not held"})
+		release := holdWriteLock(t, s.DB)
+		answers := make(chan apptest.Response, 2)
+		go func() { answers <- s.Do(t, a) }()
+		time.Sleep(300 * time.Millisecond) // a is in flight, waiting for the lock
+		go func() { answers <- s.Do(t, b) }()
+		time.Sleep(300 * time.Millisecond)
+		release()
+		for range 2 {
+			r := <-answers
+			apptest.RequireStatus(t, r, http.StatusCreated)
+		}
+	})
+}
+
+// fnvCollision finds a key for each user such that the two share the
+// 32-bit FNV-1a hash of user, NUL, key.
+func fnvCollision(t *testing.T, userA, userB string) (string, string) {
+	t.Helper()
+	hash := func(user, key string) uint32 {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(user + "\x00" + key))
+		return h.Sum32()
+	}
+	seen := map[uint32]string{}
+	for i := range 1 << 22 {
+		key := "k-" + strconv.Itoa(i)
+		seen[hash(userA, key)] = key
+		if other, ok := seen[hash(userB, key)]; ok {
+			return other, key
+		}
+	}
+	t.Fatal("no colliding keys found")
+	return "", ""
 }

@@ -16,6 +16,7 @@ import (
 	"taskflow/app/apptest"
 	"taskflow/client"
 	"taskflow/database"
+	"taskflow/database/pgpool"
 )
 
 // bouncerURL returns the URL of database name through the PgBouncer of
@@ -100,10 +101,10 @@ func testThroughPgBouncer(t *testing.T, settings url.Values, wantMode string) {
 		!strings.Contains(logs, `"shared_sessions":true`) {
 		t.Fatalf("the log does not say the statement mode is %s on shared sessions:\n%s", wantMode, logs)
 	}
-	if !database.SharesSessions(s.DB) {
+	if !pgpool.SharesSessions(s.DB) {
 		t.Fatal("through PgBouncer in transaction mode, SharesSessions is false")
 	}
-	if direct := openOrFail(t, pg.URL); direct != nil && database.SharesSessions(direct) {
+	if direct := openOrFail(t, pg.URL); direct != nil && pgpool.SharesSessions(direct) {
 		t.Fatal("on a direct connection, SharesSessions is true")
 	}
 

@@ -15,6 +15,7 @@ import (
 	"taskflow/auth"
 	"taskflow/config"
 	"taskflow/database"
+	"taskflow/database/pgpool"
 	"taskflow/metrics"
 	"taskflow/models"
 	"taskflow/realtime"
@@ -117,7 +118,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	if database.IsPostgres(db) {
 		// SQLite opens a connection in microseconds: nothing to keep warm.
-		s.stopWarm = database.KeepWarm(db, s.cfg.DBMinIdleConns, s.cfg.DBMaxIdleConns, database.WarmInterval(s.cfg.DBConnMaxIdleTime))
+		s.stopWarm = pgpool.KeepWarm(db, s.cfg.DBMinIdleConns, s.cfg.DBMaxIdleConns, pgpool.WarmInterval(s.cfg.DBConnMaxIdleTime))
 	}
 	if s.cfg.AutoMigrate {
 		if err := database.Migrate(ctx, db, migrateOptions(s.cfg)); err != nil {
@@ -174,7 +175,7 @@ const eventPollInterval = time.Second
 // DIRECT_DATABASE_URL), where a LISTEN would hear nothing, by waking its
 // streams every eventPollInterval, and says so.
 func startEventListener(cfg config.Config, db *gorm.DB, hub *realtime.Hub, log *slog.Logger) *realtime.Listener {
-	if cfg.DirectDatabaseURL == "" && database.SharesSessions(db) {
+	if cfg.DirectDatabaseURL == "" && pgpool.SharesSessions(db) {
 		log.Warn("change feed: DATABASE_URL goes through a transaction pooler, where LISTEN hears nothing; "+
 			"set DIRECT_DATABASE_URL to the database's direct address. Until then each open stream reads its events every second",
 			"poll_interval", eventPollInterval.String())

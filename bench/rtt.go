@@ -217,6 +217,16 @@ func (a *rttAccount) cases() []rttCase {
 		{"POST /tasks", func() (rttRequest, error) {
 			return authed(http.MethodPost, "/api/v1/tasks", map[string]any{"title": a.nextTitle()}, nil), nil
 		}, http.StatusCreated},
+		{"POST /tasks with a key", func() (rttRequest, error) {
+			return authed(http.MethodPost, "/api/v1/tasks", map[string]any{"title": a.nextTitle()},
+				map[string]string{"Idempotency-Key": "rtt-" + a.nextTitle()}), nil
+		}, http.StatusCreated},
+		{"POST /tasks, a key replayed", func() (rttRequest, error) {
+			req := authed(http.MethodPost, "/api/v1/tasks", map[string]any{"title": a.nextTitle()},
+				map[string]string{"Idempotency-Key": "rtt-" + a.nextTitle()})
+			_, err := a.expect(req, http.StatusCreated)
+			return req, err
+		}, http.StatusCreated},
 		{"POST /tasks with 2 tag_ids", func() (rttRequest, error) {
 			return authed(http.MethodPost, "/api/v1/tasks", map[string]any{"title": a.nextTitle(), "tag_ids": []string{a.tagA, a.tagB}}, nil), nil
 		}, http.StatusCreated},

@@ -44,12 +44,9 @@ func (s *Cutoffs) ChangedSince(ctx context.Context, since time.Time) ([]models.T
 	if err != nil {
 		return nil, classify(err)
 	}
-	placeholder := "?"
-	if IsPostgres(s.db) {
-		placeholder = "$1"
-	}
+	// $1 is PostgreSQL's placeholder, and SQLite's numbered parameter 1.
 	rows, err := sqlDB.QueryContext(ctx,
-		"SELECT user_id, not_before, account_deleted FROM token_cutoffs WHERE changed_at >= "+placeholder, since.UTC())
+		"SELECT user_id, not_before, account_deleted FROM token_cutoffs WHERE changed_at >= $1", since.UTC())
 	if err != nil {
 		return nil, classify(err)
 	}

@@ -19,7 +19,7 @@ func TestCutoffsAreWrittenByTheirEvents(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		gdb := openAuthDB(t, db)
 		ctx := context.Background()
-		users, tokens, cutoffs := database.NewUsers(gdb), database.NewTokens(gdb, time.Hour, 24*time.Hour), database.NewCutoffs(gdb)
+		users, tokens, cutoffs := database.NewUsers(gdb), newTokens(gdb, time.Hour, 24*time.Hour), database.NewCutoffs(gdb)
 		user := createUser(t, users, "cutoff@example.com", "a password")
 		revocations := auth.NewRevocations(cutoffs, nil) // never polled: every lookup reads the database
 
@@ -77,7 +77,7 @@ func TestRevocationsPollChanges(t *testing.T) {
 			t.Fatalf("cutoff = %+v, %v; want none", c, err)
 		}
 		written := time.Now()
-		if err := database.NewTokens(gdb, time.Hour, 24*time.Hour).RevokeAll(ctx, "external-user"); err != nil {
+		if err := newTokens(gdb, time.Hour, 24*time.Hour).RevokeAll(ctx, "external-user"); err != nil {
 			t.Fatal(err)
 		}
 		for {

@@ -14,6 +14,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"taskflow/database/pgpool"
 	"taskflow/models"
 )
 
@@ -31,11 +32,15 @@ func classify(err error) error {
 		return err
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return &models.Error{Code: models.CodeNotFound, Message: "not found", Cause: err}
+	case isUniqueViolation(err) && onTable(err, "idempotency_keys"):
+		// The key's row is its lock: another request with the same key
+		// recorded its answer first, or is about to.
+		return models.ErrIdempotencyKeyInFlight()
 	case isUniqueViolation(err):
 		return &models.Error{Code: models.CodeConflict, Message: "already exists", Cause: err}
-	case isUnavailable(err), isLostStatement(err):
+	case isUnavailable(err), pgpool.IsLostStatement(err):
 		// A lost prepared statement has switched the pool to unprepared
-		// statements (registerLostStatementWatch): a retry succeeds.
+		// statements (see pgpool): a retry succeeds.
 		return models.Unavailable(err)
 	case isForeignKeyViolation(err):
 		// A write linked a row that a concurrent write deleted (a tag
@@ -66,6 +71,16 @@ func isUniqueViolation(err error) bool {
 	// A duplicate TEXT primary key is SQLite's PRIMARYKEY code, not UNIQUE.
 	code, ok := sqliteCode(err)
 	return ok && (code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+// onTable reports whether a constraint error is about table.
+func onTable(err error, table string) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.TableName == table
+	}
+	_, ok := sqliteCode(err)
+	return ok && strings.Contains(err.Error(), " "+table+".")
 }
 
 // isForeignKeyViolation reports a row that references one that is not

@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
@@ -67,60 +66,6 @@ type eventTicketRow struct {
 
 func (eventTicketRow) TableName() string { return "event_tickets" }
 
-// recordEvent adds an event of userID to tx, the write's SQLite
-// transaction, and adds addedTasks and addedTags (0 or 1) to the user's
-// counts, in two statements (SQLite has no data-modifying CTEs): the
-// counter bumped, then the event. On PostgreSQL every write records its
-// event inside its own single statement (see pgEventTail, pgCreateTask).
-func recordEvent(tx *gorm.DB, userID string, typ models.EventType, data []byte, addedTasks, addedTags int) error {
-	var seq int64
-	if err := scanOne(tx, []any{&seq}, `INSERT INTO event_counters (user_id, seq, tasks, tags) VALUES (?, 1, ?, ?)
-		ON CONFLICT (user_id) DO UPDATE SET seq = event_counters.seq + 1,
-		tasks = event_counters.tasks + ?, tags = event_counters.tags + ? RETURNING seq`,
-		userID, addedTasks, addedTags, addedTasks, addedTags); err != nil {
-		return err
-	}
-	return tx.Exec(`INSERT INTO events (user_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, ?)`,
-		userID, seq, string(typ), string(data), storeTime()).Error
-}
-
-// pgEventTail follows a CTE s that yields the new seq (no row: no event):
-// it inserts the event and notifies. Its arguments: user id, type, data,
-// time, user id.
-const pgEventTail = `, e AS (INSERT INTO events (user_id, seq, type, data, created_at) SELECT ?, seq, ?, ?, ? FROM s RETURNING seq)
-	SELECT pg_notify('` + EventChannel + `', CAST(? AS text) || ' ' || seq) FROM e`
-
-// deleteWithEvent runs deleteSQL (a DELETE ... RETURNING id of at most one
-// row of userID's) and, if it deleted a row, records an event of typ for
-// it with data and takes the row off the user's count of table ("tasks"
-// or "tags"; a count never goes below zero). It reports whether a row was
-// deleted. On PostgreSQL it is one statement: the counter is bumped and
-// the event written only from the row the DELETE returned.
-func deleteWithEvent(db *gorm.DB, userID, table string, typ models.EventType, data []byte, deleteSQL string, args ...any) (bool, error) {
-	if IsPostgres(db) {
-		res := db.Exec(`WITH d AS (`+deleteSQL+`),
-			s AS (INSERT INTO event_counters (user_id, seq) SELECT ?, 1 FROM d
-				ON CONFLICT (user_id) DO UPDATE SET seq = event_counters.seq + 1,
-				`+table+` = CASE WHEN event_counters.`+table+` > 0 THEN event_counters.`+table+` - 1 ELSE 0 END
-				RETURNING seq)`+pgEventTail,
-			append(args, userID, userID, string(typ), string(data), storeTime(), userID)...)
-		return res.RowsAffected > 0, res.Error
-	}
-	deleted := false
-	err := db.Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec(deleteSQL, args...)
-		if res.Error != nil || res.RowsAffected == 0 {
-			return res.Error
-		}
-		deleted = true
-		if err := recordEvent(tx, userID, typ, data, 0, 0); err != nil {
-			return err
-		}
-		return tx.Exec(`UPDATE event_counters SET `+table+` = `+table+` - 1 WHERE user_id = ? AND `+table+` > 0`, userID).Error
-	})
-	return deleted, err
-}
-
 // taskEventData is the data of a task.created or task.updated event: the
 // task exactly as the write's answer shows it.
 func taskEventData(t models.Task) []byte {
@@ -131,11 +76,11 @@ func taskEventData(t models.Task) []byte {
 }
 
 // tagEventData is the data of a tag.created or tag.updated event.
-func tagEventData(t models.Tag) ([]byte, error) {
-	return json.Marshal(struct {
-		ID  string     `json:"id"`
-		Tag models.Tag `json:"tag"`
-	}{t.ID, t})
+func tagEventData(t models.Tag) []byte {
+	b := append([]byte(`{"id":`), strconv.Quote(t.ID)...)
+	b = append(b, `,"tag":`...)
+	b = t.AppendJSON(b)
+	return append(b, '}')
 }
 
 // deletedEventData is the data of a task.deleted or tag.deleted event.

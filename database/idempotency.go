@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"hash/fnv"
 	"time"
 
 	"gorm.io/gorm"
@@ -12,19 +11,17 @@ import (
 	"taskflow/models"
 )
 
-// lockClassIdempotency is the advisory lock class (the first key of
-// PostgreSQL's two-key advisory locks, a space that never overlaps the
-// migration's one-key lock) of an Idempotency-Key while its request runs.
-const lockClassIdempotency int32 = 3
-
 // pruneBatch bounds the rows one prune statement deletes, so pruning never
 // holds locks on a large part of the table at once.
 const pruneBatch = 1000
 
-// IdempotencyKeys runs writes at most once per (user, Idempotency-Key) and
-// keeps their answers for ttl. The key row is written in the same
-// transaction as the write it answers, so either both are there or neither
-// is: a crash, a timeout or a 5xx leaves the key free for a retry.
+// IdempotencyKeys keeps, for ttl, the answers of writes sent with an
+// Idempotency-Key. A write's success is recorded by the store that makes
+// the write, with the write itself (see models.Keyed): in its one
+// statement on PostgreSQL, in its transaction on SQLite. The primary key
+// (user, key) is the lock: of two requests with one key, the second's
+// write fails on it whole, and nothing is applied twice, whichever replica
+// runs it. Answers that are not successes are recorded apart (Save).
 type IdempotencyKeys struct {
 	db  *gorm.DB
 	ttl time.Duration
@@ -45,133 +42,42 @@ func (s *IdempotencyKeys) WithClock(now func() time.Time) *IdempotencyKeys {
 	return &c
 }
 
-// Do answers the request that fingerprint identifies (its method, path
-// and body) under userID's key. The first time, it runs write with a
-// context that carries Do's transaction (see WithTx), so the stores'
-// statements and the key row commit or roll back together, and stores the
-// answer unless it is a 5xx. Later, the same fingerprint gets the stored
-// answer with replayed true; another fingerprint is
-// ErrIdempotencyKeyReused.
-//
-// While the first request runs, another with the same key is refused with
-// ErrIdempotencyKeyInFlight on PostgreSQL (a transaction-scoped advisory
-// lock, tried without waiting, shared by every replica on the database).
-// On SQLite every write transaction takes the write lock at BEGIN, so the
-// second request waits for the first to commit and then gets its answer.
-//
-// An answer of 4xx is stored but its writes are undone (a savepoint around
-// write): a refused request changed nothing, and on PostgreSQL a failed
-// statement would otherwise have aborted the transaction the key row
-// goes into.
-func (s *IdempotencyKeys) Do(ctx context.Context, userID, key, fingerprint string,
-	write func(ctx context.Context) models.Answer) (answer models.Answer, replayed bool, err error) {
-	tx := s.db.WithContext(ctx).Begin()
-	if tx.Error != nil {
-		return models.Answer{}, false, classify(tx.Error)
-	}
-	done := false
-	defer func() {
-		if !done {
-			tx.Rollback() // also when write panics: the connection goes back to the pool
-		}
-	}()
-	if err := claimKey(tx, userID, key); err != nil {
-		return models.Answer{}, false, err
-	}
-	stored, found, err := s.lookup(tx, userID, key)
-	if err != nil {
-		return models.Answer{}, false, classify(err)
-	}
-	if found {
-		if stored.fingerprint != fingerprint {
-			return models.Answer{}, false, models.ErrIdempotencyKeyReused()
-		}
-		return stored.answer, true, nil
-	}
-	if err := tx.Exec("SAVEPOINT idempotent_write").Error; err != nil {
-		return models.Answer{}, false, classify(err)
-	}
-	answer = write(WithTx(ctx, tx))
-	switch {
-	case answer.Status >= 500:
-		return answer, false, nil // rolled back and not kept: the client may retry the key
-	case answer.Status >= 400:
-		if err := tx.Exec("ROLLBACK TO SAVEPOINT idempotent_write").Error; err != nil {
-			return models.Answer{}, false, classify(err)
-		}
-	}
-	if err := s.insert(tx, userID, key, fingerprint, answer); err != nil {
-		return models.Answer{}, false, classify(err)
-	}
-	done = true
-	if err := tx.Commit().Error; err != nil {
-		return models.Answer{}, false, classify(err)
-	}
-	return answer, false, nil
-}
-
-// claimKey takes the key for this transaction on PostgreSQL, or reports it
-// in flight. Two keys whose hashes collide share a lock: the rare cost is
-// a 409 that a retry a second later gets past.
-func claimKey(tx *gorm.DB, userID, key string) error {
-	if !IsPostgres(tx) {
-		return nil // BEGIN IMMEDIATE already holds SQLite's one write lock
-	}
-	var acquired bool
-	if err := scanOne(tx, []any{&acquired}, "SELECT pg_try_advisory_xact_lock(?, ?)",
-		lockClassIdempotency, idempotencyLockKey(userID, key)); err != nil {
-		return classify(err)
-	}
-	if !acquired {
-		return models.ErrIdempotencyKeyInFlight()
-	}
-	return nil
-}
-
-func idempotencyLockKey(userID, key string) int32 {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(userID))
-	_, _ = h.Write([]byte{0})
-	_, _ = h.Write([]byte(key))
-	return int32(h.Sum32())
-}
-
-// storedKey is a key's row: the request it belongs to and its answer.
-type storedKey struct {
-	fingerprint string
-	answer      models.Answer
-}
-
-// lookup reads the key's row. A row past the store's ttl is deleted here
-// and reported as not found: the key is free again.
-func (s *IdempotencyKeys) lookup(tx *gorm.DB, userID, key string) (storedKey, bool, error) {
-	var k storedKey
+// Lookup returns the answer kept under userID's key and the fingerprint of
+// the request it answered, in one statement. A key past the store's ttl is
+// deleted and reported as not found: the key is free again.
+func (s *IdempotencyKeys) Lookup(ctx context.Context, userID, key string) (string, models.Answer, bool, error) {
+	var fingerprint string
+	var a models.Answer
 	var createdAt time.Time
-	err := scanOne(tx, []any{&k.fingerprint, &k.answer.Status, &k.answer.ContentType, &k.answer.Location, &k.answer.ETag, &k.answer.Body, &createdAt},
+	db := s.db.WithContext(ctx)
+	err := scanOne(db, []any{&fingerprint, &a.Status, &a.ContentType, &a.Location, &a.ETag, &a.Body, &createdAt},
 		`SELECT fingerprint, status, content_type, location, etag, body, created_at FROM idempotency_keys
 		WHERE user_id = ? AND idempotency_key = ?`, userID, key)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return storedKey{}, false, nil
+		return "", models.Answer{}, false, nil
 	case err != nil:
-		return storedKey{}, false, err
+		return "", models.Answer{}, false, classify(err)
 	case !createdAt.After(s.now().Add(-s.ttl)):
-		err := tx.Exec("DELETE FROM idempotency_keys WHERE user_id = ? AND idempotency_key = ?", userID, key).Error
-		return storedKey{}, false, err
+		err := db.Exec("DELETE FROM idempotency_keys WHERE user_id = ? AND idempotency_key = ? AND created_at <= ?",
+			userID, key, s.now().Add(-s.ttl)).Error
+		return "", models.Answer{}, false, classify(err)
 	}
-	if k.answer.Body == nil {
-		k.answer.Body = []byte{}
+	if a.Body == nil {
+		a.Body = []byte{}
 	}
-	return k, true, nil
+	return fingerprint, a, true, nil
 }
 
-func (s *IdempotencyKeys) insert(tx *gorm.DB, userID, key, fingerprint string, a models.Answer) error {
-	body := a.Body
-	if body == nil {
-		body = []byte{}
-	}
-	return tx.Exec(`INSERT INTO idempotency_keys (user_id, idempotency_key, fingerprint, status, content_type, location, etag, body, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, userID, key, fingerprint, a.Status, a.ContentType, a.Location, a.ETag, body, s.now()).Error
+// Save keeps an answer that no store recorded (a refusal, which wrote
+// nothing) under userID's key. If another request's answer got there
+// first, that one stays.
+func (s *IdempotencyKeys) Save(ctx context.Context, userID, key, fingerprint string, a models.Answer) error {
+	err := s.db.WithContext(ctx).Exec(`INSERT INTO idempotency_keys
+		(user_id, idempotency_key, fingerprint, status, content_type, location, etag, body, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, idempotency_key) DO NOTHING`,
+		userID, key, fingerprint, a.Status, a.ContentType, a.Location, a.ETag, bodyBytes(a.Body), s.now()).Error
+	return classify(err)
 }
 
 // Prune deletes the keys past their ttl, in batches, and returns how many
@@ -190,4 +96,27 @@ func (s *IdempotencyKeys) Prune(ctx context.Context) (int64, error) {
 			return total, nil
 		}
 	}
+}
+
+// recordKeyed records, in tx, the answer k describes for the object a
+// write made or changed: the SQLite side of models.Keyed (PostgreSQL's
+// writes record it in their own statement, see pgKeyed). k.Recorded is
+// set once tx has committed.
+func recordKeyed(tx *Tx, userID string, k *models.Keyed, a models.Answer) error {
+	err := tx.Exec(`INSERT INTO idempotency_keys
+		(user_id, idempotency_key, fingerprint, status, content_type, location, etag, body, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		userID, k.Key, k.Fingerprint, a.Status, a.ContentType, a.Location, a.ETag, bodyBytes(a.Body), storeTime()).Error
+	if err != nil {
+		return err
+	}
+	tx.AfterCommit(func() { k.Recorded = true })
+	return nil
+}
+
+func bodyBytes(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }

@@ -16,6 +16,8 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"taskflow/database/pgpool"
 )
 
 // DefaultSQLitePath is where the embedded database lives when no URL is given.
@@ -45,7 +47,7 @@ func Open(ctx context.Context, opts Options) (*gorm.DB, error) {
 	}
 	watch, closePool := func(*gorm.DB) {}, func() {}
 	if !isSQLite {
-		pool, watchPool, err := openPostgres(ctx, opts.URL, opts.Logger)
+		pool, watchPool, err := pgpool.Open(ctx, opts.URL, opts.Logger)
 		if err != nil {
 			return nil, fmt.Errorf("connect to database: %w", classify(err))
 		}
@@ -113,7 +115,7 @@ func dialectorFor(rawURL string) (gorm.Dialector, bool, error) {
 	lower := strings.ToLower(rawURL)
 	switch {
 	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
-		// The pool itself is opened by openPostgres, which picks the
+		// The pool itself is opened by pgpool.Open, which picks the
 		// statement mode; this only names the dialect.
 		return nil, false, nil
 	case rawURL == "":

@@ -3,6 +3,7 @@ package database_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -33,11 +34,11 @@ func TestAppendListJSONEqualsThePageEncoded(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		ctx := context.Background()
 		gdb := openMigrated(t, db)
-		tasks, tags := database.NewTasks(gdb, 100), database.NewTags(gdb, 100)
+		tasks, tags := newTasks(gdb, 100), newTags(gdb, 100)
 		red := "#ff0000"
 		var tagIDs []string
 		for _, in := range []models.TagInput{{Name: "beta " + awkwardText, Color: &red}, {Name: "Alpha"}, {Name: "gamma"}} {
-			tag, err := tags.Create(ctx, "u", in)
+			tag, err := tags.Create(ctx, "u", in, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,12 +69,12 @@ func TestAppendListJSONEqualsThePageEncoded(t *testing.T) {
 			models.SortUpdatedAsc, models.SortUpdatedDesc} {
 			filters = append(filters, models.TaskFilter{Sort: sort, Limit: 7})
 		}
-		readers := map[string]*database.Tasks{"": tasks}
+		readers := map[string]taskStore{"": tasks}
 		if db.Name == "postgres" {
 			// Unprepared, as behind a transaction pooler, pgx asks for
 			// text results; a session zone other than UTC shows whether
 			// times read as text keep their instant.
-			readers["unprepared, text results"] = database.NewTasks(open(t, withURLQuery(db.URL, "default_query_exec_mode=exec&timezone=Asia/Kolkata")), 100)
+			readers["unprepared, text results"] = newTasks(open(t, withURLQuery(db.URL, "default_query_exec_mode=exec&timezone=Asia/Kolkata")), 100)
 		}
 		for mode, reader := range readers {
 			for _, user := range []string{"u", "nobody"} {
@@ -86,7 +87,7 @@ func TestAppendListJSONEqualsThePageEncoded(t *testing.T) {
 }
 
 // comparePages holds reader's AppendListJSON to the page List reads.
-func comparePages(t *testing.T, ctx context.Context, tasks, reader *database.Tasks, user string, f models.TaskFilter, mode string) {
+func comparePages(t *testing.T, ctx context.Context, tasks, reader taskStore, user string, f models.TaskFilter, mode string) {
 	t.Helper()
 	page, err := tasks.List(ctx, user, f)
 	if err != nil {
@@ -132,7 +133,7 @@ func TestAppendListJSONSurvivesConnectionsTheServerEnded(t *testing.T) {
 	db := apptest.Postgres(t)
 	ctx := context.Background()
 	gdb := openMigrated(t, db) // a pool of 4
-	tasks := database.NewTasks(gdb, 100)
+	tasks := newTasks(gdb, 100)
 	mustCreate(t, tasks, "u", models.TaskInput{Title: "still here"})
 	pool, err := gdb.DB()
 	if err != nil {
@@ -209,7 +210,7 @@ func TestListKeepsOneGenericPlanPerConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = database.Close(gdb) })
-	tasks := database.NewTasks(gdb, 100)
+	tasks := newTasks(gdb, 100)
 	const lists = 12
 	for range lists {
 		body, err := tasks.AppendListJSON(ctx, nil, "heavy", models.TaskFilter{})
@@ -229,5 +230,22 @@ func TestListKeepsOneGenericPlanPerConnection(t *testing.T) {
 	if plans.Custom > 5 || plans.Generic+plans.Custom != lists {
 		t.Fatalf("the list's statement was planned %d times as custom plans and ran %d times on its generic plan; want at most 5 custom plans of %d runs",
 			plans.Custom, plans.Generic, lists)
+	}
+}
+
+// holdAndRelease takes n of db's connections at once, opening those the
+// pool lacks, and gives them back.
+func holdAndRelease(t *testing.T, db *sql.DB, n int) {
+	t.Helper()
+	var held []*sql.Conn
+	for range n {
+		c, err := db.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	for _, c := range held {
+		_ = c.Close()
 	}
 }

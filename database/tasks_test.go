@@ -9,7 +9,6 @@ import (
 	"gorm.io/gorm"
 
 	"taskflow/app/apptest"
-	"taskflow/database"
 	"taskflow/models"
 )
 
@@ -28,12 +27,12 @@ func requireErrorCode(t testing.TB, err error, code models.Code) {
 	}
 }
 
-func mustCreate(t testing.TB, tasks *database.Tasks, userID string, in models.TaskInput) models.Task {
+func mustCreate(t testing.TB, tasks taskStore, userID string, in models.TaskInput) models.Task {
 	t.Helper()
 	if in.Priority == "" {
 		in.Priority = models.PriorityMedium
 	}
-	task, err := tasks.Create(context.Background(), userID, in)
+	task, err := tasks.Create(context.Background(), userID, in, nil)
 	if err != nil {
 		t.Fatalf("create task: %v", err)
 	}
@@ -44,8 +43,8 @@ func TestTasksStoreScopesEveryMethodByUser(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		ctx := context.Background()
 		gdb := openMigrated(t, db)
-		tasks, tags := database.NewTasks(gdb, 100), database.NewTags(gdb, 100)
-		tag, err := tags.Create(ctx, "owner", models.TagInput{Name: "t"})
+		tasks, tags := newTasks(gdb, 100), newTags(gdb, 100)
+		tag, err := tags.Create(ctx, "owner", models.TagInput{Name: "t"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,17 +52,17 @@ func TestTasksStoreScopesEveryMethodByUser(t *testing.T) {
 
 		_, err = tasks.Get(ctx, "intruder", task.ID)
 		requireErrorCode(t, err, models.CodeNotFound)
-		_, err = tasks.Replace(ctx, "intruder", task.ID, models.TaskInput{Title: "x", Priority: models.PriorityLow}, nil)
+		_, err = tasks.Replace(ctx, "intruder", task.ID, models.TaskInput{Title: "x", Priority: models.PriorityLow}, nil, nil)
 		requireErrorCode(t, err, models.CodeNotFound)
 		title := "x"
-		_, err = tasks.Update(ctx, "intruder", task.ID, models.TaskPatch{Title: &title}, &models.Precondition{Any: true})
+		_, err = tasks.Update(ctx, "intruder", task.ID, models.TaskPatch{Title: &title}, &models.Precondition{Any: true}, nil)
 		requireErrorCode(t, err, models.CodeNotFound)
-		requireErrorCode(t, tasks.Delete(ctx, "intruder", task.ID, nil), models.CodeNotFound)
+		requireErrorCode(t, tasks.Delete(ctx, "intruder", task.ID, nil, nil), models.CodeNotFound)
 		page, err := tasks.List(ctx, "intruder", models.TaskFilter{TagID: tag.ID})
 		if err != nil || page.Total != 0 || len(page.Items) != 0 {
 			t.Fatalf("intruder's list by the owner's tag = %+v, %v", page, err)
 		}
-		_, err = tasks.Create(ctx, "intruder", models.TaskInput{Title: "steal", Priority: models.PriorityLow, TagIDs: []string{tag.ID}})
+		_, err = tasks.Create(ctx, "intruder", models.TaskInput{Title: "steal", Priority: models.PriorityLow, TagIDs: []string{tag.ID}}, nil)
 		requireErrorCode(t, err, models.CodeInvalid)
 		if page, _ := tasks.List(ctx, "intruder", models.TaskFilter{}); page.Total != 0 {
 			t.Fatalf("a refused create left %d tasks", page.Total)
@@ -72,9 +71,9 @@ func TestTasksStoreScopesEveryMethodByUser(t *testing.T) {
 		_, err = tags.Get(ctx, "intruder", tag.ID)
 		requireErrorCode(t, err, models.CodeNotFound)
 		name := "renamed"
-		_, err = tags.Update(ctx, "intruder", tag.ID, models.TagPatch{Name: &name})
+		_, err = tags.Update(ctx, "intruder", tag.ID, models.TagPatch{Name: &name}, nil)
 		requireErrorCode(t, err, models.CodeNotFound)
-		requireErrorCode(t, tags.Delete(ctx, "intruder", tag.ID), models.CodeNotFound)
+		requireErrorCode(t, tags.Delete(ctx, "intruder", tag.ID, nil), models.CodeNotFound)
 
 		got, err := tasks.Get(ctx, "owner", task.ID)
 		if err != nil || got.Title != "mine" || got.Version != 1 || len(got.Tags) != 1 || got.Tags[0].Name != "t" {
@@ -86,7 +85,7 @@ func TestTasksStoreScopesEveryMethodByUser(t *testing.T) {
 func TestTasksStoreRoundTrip(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		ctx := context.Background()
-		tasks := database.NewTasks(openMigrated(t, db), 100)
+		tasks := newTasks(openMigrated(t, db), 100)
 		due := time.Date(2030, 6, 1, 12, 30, 15, 123456789, time.FixedZone("CEST", 2*3600))
 		created := mustCreate(t, tasks, "u", models.TaskInput{
 			Title: "round trip", Description: "ünïcode ✓", Completed: true, Priority: models.PriorityHigh, DueDate: &due,
@@ -111,28 +110,28 @@ func TestTasksStoreRoundTrip(t *testing.T) {
 func TestTasksStorePreconditions(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		ctx := context.Background()
-		tasks := database.NewTasks(openMigrated(t, db), 100)
+		tasks := newTasks(openMigrated(t, db), 100)
 		task := mustCreate(t, tasks, "u", models.TaskInput{Title: "v1"})
 		title := "v2"
-		_, err := tasks.Update(ctx, "u", task.ID, models.TaskPatch{Title: &title}, &models.Precondition{Versions: []int64{2, 3}})
+		_, err := tasks.Update(ctx, "u", task.ID, models.TaskPatch{Title: &title}, &models.Precondition{Versions: []int64{2, 3}}, nil)
 		requireErrorCode(t, err, models.CodePreconditionFailed)
-		updated, err := tasks.Update(ctx, "u", task.ID, models.TaskPatch{Title: &title}, &models.Precondition{Versions: []int64{3, 1}})
+		updated, err := tasks.Update(ctx, "u", task.ID, models.TaskPatch{Title: &title}, &models.Precondition{Versions: []int64{3, 1}}, nil)
 		if err != nil || updated.Version != 2 || updated.Title != "v2" {
 			t.Fatalf("update = %+v, %v", updated, err)
 		}
-		requireErrorCode(t, tasks.Delete(ctx, "u", task.ID, &models.Precondition{}), models.CodePreconditionFailed)
-		requireErrorCode(t, tasks.Delete(ctx, "u", task.ID, &models.Precondition{Versions: []int64{1}}), models.CodePreconditionFailed)
-		if err := tasks.Delete(ctx, "u", task.ID, &models.Precondition{Versions: []int64{2}}); err != nil {
+		requireErrorCode(t, tasks.Delete(ctx, "u", task.ID, &models.Precondition{}, nil), models.CodePreconditionFailed)
+		requireErrorCode(t, tasks.Delete(ctx, "u", task.ID, &models.Precondition{Versions: []int64{1}}, nil), models.CodePreconditionFailed)
+		if err := tasks.Delete(ctx, "u", task.ID, &models.Precondition{Versions: []int64{2}}, nil); err != nil {
 			t.Fatalf("delete at the current version: %v", err)
 		}
-		requireErrorCode(t, tasks.Delete(ctx, "u", task.ID, &models.Precondition{Any: true}), models.CodeNotFound)
+		requireErrorCode(t, tasks.Delete(ctx, "u", task.ID, &models.Precondition{Any: true}, nil), models.CodeNotFound)
 	})
 }
 
 func TestTasksStoreListCountsOnlyWhenNeeded(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		ctx := context.Background()
-		tasks := database.NewTasks(openMigrated(t, db), 100)
+		tasks := newTasks(openMigrated(t, db), 100)
 		for i := range 5 {
 			mustCreate(t, tasks, "u", models.TaskInput{Title: fmt.Sprint("t", i)})
 		}
@@ -167,9 +166,9 @@ func BenchmarkTasksList(b *testing.B) {
 		b.Run(d.name, func(b *testing.B) {
 			ctx := context.Background()
 			gdb := openMigrated(b, d.open(b))
-			tasks, tags := database.NewTasks(gdb, 1000), database.NewTags(gdb, 100)
-			x, _ := tags.Create(ctx, "u", models.TagInput{Name: "x"})
-			y, _ := tags.Create(ctx, "u", models.TagInput{Name: "y"})
+			tasks, tags := newTasks(gdb, 1000), newTags(gdb, 100)
+			x, _ := tags.Create(ctx, "u", models.TagInput{Name: "x"}, nil)
+			y, _ := tags.Create(ctx, "u", models.TagInput{Name: "y"}, nil)
 			for i := range 100 {
 				mustCreate(b, tasks, "u", models.TaskInput{Title: fmt.Sprint("task ", i), TagIDs: []string{x.ID, y.ID}})
 			}

@@ -18,10 +18,13 @@ import (
 // refreshTokenBytes is the entropy of a refresh token: 256 bits.
 const refreshTokenBytes = 32
 
-// Tokens stores refresh tokens by their SHA-256 only: a leaked table
-// yields no usable token. Each token works once; the tokens issued from
-// one login form a family so that replaying a spent one can revoke them all.
-type Tokens struct {
+// The refresh token stores: PostgresTokens (tokens_postgres.go), which
+// issues and rotates in one statement each, and SQLiteTokens
+// (tokens_sqlite.go), in transactions. Tokens are stored by their SHA-256
+// only: a leaked table yields no usable token. Each token works once; the
+// tokens issued from one login form a family so that replaying a spent one
+// can revoke them all. What both engines do alike is here.
+type tokenStore struct {
 	db     *gorm.DB
 	ttl    time.Duration
 	maxAge time.Duration
@@ -30,61 +33,8 @@ type Tokens struct {
 	reuseInterval time.Duration
 }
 
-// NewTokens returns the refresh token store. A token lives for ttl after it
-// is issued, and never past maxAge after the login that began its family:
-// refreshing keeps a session going, but not forever.
-func NewTokens(db *gorm.DB, ttl, maxAge time.Duration) *Tokens {
-	return &Tokens{db: db, ttl: ttl, maxAge: maxAge}
-}
-
-// WithReuseInterval returns the store with a grace period: a token
-// presented again within interval of its rotation gets another working
-// token of its family and revokes nothing, so that two tabs sharing a
-// session can refresh at the same instant. After the interval, reuse
-// revokes the family as before. See history/adr/0007-refresh-reuse-interval.md
-// for what this gives up.
-func (s *Tokens) WithReuseInterval(interval time.Duration) *Tokens {
-	c := *s
-	c.reuseInterval = max(interval, 0)
-	return &c
-}
-
 func errInvalidRefreshToken() error {
 	return models.Errorf(models.CodeUnauthorized, "the refresh token is invalid, expired or revoked")
-}
-
-// Issue creates the first token of a new family, for a login. The user's
-// expired tokens are swept at the same time, so the table stays bounded.
-func (s *Tokens) Issue(ctx context.Context, userID string) (models.RefreshToken, error) {
-	family, err := uuid.NewV7()
-	if err != nil {
-		return models.RefreshToken{}, classify(err)
-	}
-	now := storeTime()
-	row, issued, err := s.newToken(userID, family.String(), now, now.Add(s.maxAge))
-	if err != nil {
-		return models.RefreshToken{}, classify(err)
-	}
-	db := s.db.WithContext(ctx)
-	if IsPostgres(db) {
-		// One statement, so one round trip and no transaction: the sweep
-		// and the insert touch different rows.
-		err = db.Exec(`WITH swept AS (DELETE FROM refresh_tokens WHERE user_id = ? AND expires_at < ?)
-			INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, session_ends_at, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, userID, now,
-			row.ID, row.UserID, row.FamilyID, row.TokenHash, row.ExpiresAt, row.SessionEndsAt, row.CreatedAt).Error
-	} else {
-		err = db.Transaction(func(tx *gorm.DB) error {
-			if err := tx.Where("user_id = ? AND expires_at < ?", userID, now).Delete(&refreshTokenRow{}).Error; err != nil {
-				return err
-			}
-			return tx.Create(&row).Error
-		})
-	}
-	if err != nil {
-		return models.RefreshToken{}, classify(err)
-	}
-	return issued, nil
 }
 
 // rotation is what presenting a refresh token turned out to be.
@@ -96,7 +46,7 @@ const (
 	rotationReplayed                 // spent or revoked already: the family is now revoked
 )
 
-// Rotate spends token and returns its successor in the same family. The
+// rotate spends the token of this hash and returns its successor in the same family. The
 // spend is one UPDATE guarded by "used_at IS NULL AND revoked_at IS NULL":
 // of two concurrent rotations of one token only the one whose UPDATE
 // changed the row wins; the other sees a spent token. Presenting a spent or
@@ -109,16 +59,7 @@ const (
 // write lock before anything is read. A deferred SQLite transaction that
 // reads first and writes second fails (SQLITE_BUSY_SNAPSHOT) rather than
 // waits when another writer commits in between.
-func (s *Tokens) Rotate(ctx context.Context, token string) (models.RefreshToken, error) {
-	hash := hashRefreshToken(token)
-	if IsPostgres(s.db) {
-		next, rotated, err := s.rotateLive(ctx, hash)
-		if err != nil || rotated {
-			return next, classify(err)
-		}
-		// Not a live token: the transaction below tells reuse within the
-		// interval, a replay, an expired and an unknown token apart.
-	}
+func (s *tokenStore) rotate(ctx context.Context, hash string) (models.RefreshToken, error) {
 	var next models.RefreshToken
 	outcome := rotationRefused
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -158,49 +99,17 @@ func (s *Tokens) Rotate(ctx context.Context, token string) (models.RefreshToken,
 	return next, nil
 }
 
-// rotateLive rotates a live token on PostgreSQL in one statement, so one
-// round trip and no transaction: the UPDATE spends it (guarded as in
-// Rotate) and the INSERT writes its successor from the row spent. It
-// reports false, writing nothing, when the token was not live.
-func (s *Tokens) rotateLive(ctx context.Context, hash string) (models.RefreshToken, bool, error) {
-	now := storeTime()
-	row, next, err := s.newToken("", "", now, now.Add(s.maxAge))
-	if err != nil {
-		return models.RefreshToken{}, false, err
-	}
-	rows, err := s.db.WithContext(ctx).Raw(`WITH spent AS (
-			UPDATE refresh_tokens SET used_at = ?
-			WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?
-			RETURNING user_id, family_id, COALESCE(session_ends_at, ?) AS ends)
-		INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, session_ends_at, created_at)
-		SELECT ?, user_id, family_id, ?, LEAST(CAST(? AS timestamptz), ends), ends, ? FROM spent
-		RETURNING user_id, family_id, expires_at`,
-		now, hash, now, now.Add(s.maxAge), row.ID, row.TokenHash, now.Add(s.ttl), now).Rows()
-	if err != nil {
-		return models.RefreshToken{}, false, err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return models.RefreshToken{}, false, rows.Err()
-	}
-	if err := rows.Scan(&next.UserID, &next.FamilyID, &next.ExpiresAt); err != nil {
-		return models.RefreshToken{}, false, err
-	}
-	next.ExpiresAt = next.ExpiresAt.UTC()
-	return next, true, rows.Close()
-}
-
 // withinReuseInterval reports whether row, spent by its rotation but not
 // revoked or expired, is presented again soon enough to be the session's
 // other tab rather than a stolen copy.
-func (s *Tokens) withinReuseInterval(row refreshTokenRow, now time.Time) bool {
+func (s *tokenStore) withinReuseInterval(row refreshTokenRow, now time.Time) bool {
 	return s.reuseInterval > 0 && row.UsedAt != nil && row.RevokedAt == nil &&
 		row.ExpiresAt.After(now) && now.Sub(*row.UsedAt) <= s.reuseInterval
 }
 
 // Revoke ends the login token belongs to: its whole family stops working.
 // An unknown token is not an error (logging out twice is fine).
-func (s *Tokens) Revoke(ctx context.Context, token string) error {
+func (s *tokenStore) Revoke(ctx context.Context, token string) error {
 	now := storeTime()
 	err := s.db.WithContext(ctx).Exec("UPDATE refresh_tokens SET revoked_at = ? WHERE revoked_at IS NULL"+
 		" AND family_id IN (SELECT family_id FROM refresh_tokens WHERE token_hash = ?)", now, hashRefreshToken(token)).Error
@@ -210,7 +119,7 @@ func (s *Tokens) Revoke(ctx context.Context, token string) error {
 // RevokeAll logs userID out everywhere: in one transaction every refresh
 // token family of the user is revoked and its access tokens issued up to
 // now are refused.
-func (s *Tokens) RevokeAll(ctx context.Context, userID string) error {
+func (s *tokenStore) RevokeAll(ctx context.Context, userID string) error {
 	return classify(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return revokeEverything(tx, userID)
 	}))
@@ -233,7 +142,7 @@ func revokeFamily(tx *gorm.DB, familyID string, now time.Time) error {
 
 // sessionEnd is when the family of row ends. Families begun before session
 // ends were recorded count from their first rotation since.
-func (s *Tokens) sessionEnd(row refreshTokenRow, now time.Time) time.Time {
+func (s *tokenStore) sessionEnd(row refreshTokenRow, now time.Time) time.Time {
 	if row.SessionEndsAt != nil {
 		return *row.SessionEndsAt
 	}
@@ -242,7 +151,7 @@ func (s *Tokens) sessionEnd(row refreshTokenRow, now time.Time) time.Time {
 
 // insert stores a new token of familyID; it expires after the store's ttl
 // or at sessionEnd, whichever is first.
-func (s *Tokens) insert(tx *gorm.DB, userID, familyID string, now, sessionEnd time.Time) (models.RefreshToken, error) {
+func (s *tokenStore) insert(tx *gorm.DB, userID, familyID string, now, sessionEnd time.Time) (models.RefreshToken, error) {
 	row, token, err := s.newToken(userID, familyID, now, sessionEnd)
 	if err != nil {
 		return models.RefreshToken{}, err
@@ -255,7 +164,7 @@ func (s *Tokens) insert(tx *gorm.DB, userID, familyID string, now, sessionEnd ti
 
 // newToken makes a new random token of familyID and the row that stores
 // it, not yet written.
-func (s *Tokens) newToken(userID, familyID string, now, sessionEnd time.Time) (refreshTokenRow, models.RefreshToken, error) {
+func (s *tokenStore) newToken(userID, familyID string, now, sessionEnd time.Time) (refreshTokenRow, models.RefreshToken, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return refreshTokenRow{}, models.RefreshToken{}, err

@@ -17,7 +17,7 @@ func TestTokensRotation(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		gdb := openAuthDB(t, db)
 		user := createUser(t, database.NewUsers(gdb), "rotating@example.com", "a password")
-		tokens := database.NewTokens(gdb, time.Hour, 24*time.Hour)
+		tokens := newTokens(gdb, time.Hour, 24*time.Hour)
 		ctx := context.Background()
 
 		first, err := tokens.Issue(ctx, user.ID)
@@ -65,7 +65,7 @@ func TestTokensRevoke(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		gdb := openAuthDB(t, db)
 		user := createUser(t, database.NewUsers(gdb), "leaving@example.com", "a password")
-		tokens := database.NewTokens(gdb, time.Hour, 24*time.Hour)
+		tokens := newTokens(gdb, time.Hour, 24*time.Hour)
 		ctx := context.Background()
 		issued, err := tokens.Issue(ctx, user.ID)
 		if err != nil {
@@ -90,11 +90,11 @@ func TestTokensExpire(t *testing.T) {
 		gdb := openAuthDB(t, db)
 		user := createUser(t, database.NewUsers(gdb), "expiring@example.com", "a password")
 		ctx := context.Background()
-		expired, err := database.NewTokens(gdb, -time.Minute, 24*time.Hour).Issue(ctx, user.ID)
+		expired, err := newTokens(gdb, -time.Minute, 24*time.Hour).Issue(ctx, user.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		tokens := database.NewTokens(gdb, time.Hour, 24*time.Hour)
+		tokens := newTokens(gdb, time.Hour, 24*time.Hour)
 		_, err = tokens.Rotate(ctx, expired.Token)
 		requireCodeOf(t, err, models.CodeUnauthorized)
 
@@ -119,7 +119,7 @@ func TestTokensConcurrentRotation(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		gdb := openAuthDB(t, db)
 		user := createUser(t, database.NewUsers(gdb), "racing@example.com", "a password")
-		tokens := database.NewTokens(gdb, time.Hour, 24*time.Hour)
+		tokens := newTokens(gdb, time.Hour, 24*time.Hour)
 		ctx := context.Background()
 		issued, err := tokens.Issue(ctx, user.ID)
 		if err != nil {
@@ -159,7 +159,7 @@ func TestTokensSessionMaxAge(t *testing.T) {
 		gdb := openAuthDB(t, db)
 		user := createUser(t, database.NewUsers(gdb), "bounded@example.com", "a password")
 		const maxAge = 2 * time.Second
-		tokens := database.NewTokens(gdb, time.Hour, maxAge)
+		tokens := newTokens(gdb, time.Hour, maxAge)
 		ctx := context.Background()
 		loggedIn := time.Now()
 		issued, err := tokens.Issue(ctx, user.ID)

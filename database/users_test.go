@@ -146,7 +146,7 @@ func TestUsersUpgradeOutdatedHash(t *testing.T) {
 func TestUsersDeleteAccount(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		gdb := openAuthDB(t, db)
-		users, tokens := database.NewUsers(gdb), database.NewTokens(gdb, time.Hour, 24*time.Hour)
+		users, tokens := database.NewUsers(gdb), newTokens(gdb, time.Hour, 24*time.Hour)
 		ctx := context.Background()
 		gone := createUser(t, users, "gone@example.com", "a password")
 		kept := createUser(t, users, "kept@example.com", "a password")

@@ -54,12 +54,12 @@ func TestCapsHoldUnderConcurrentCreates(t *testing.T) {
 		ctx := context.Background()
 		gdb := openAuthDB(t, db)
 		const taskCap, tagCap, writers = 5, 3, 20
-		tasks, tags := database.NewTasks(gdb, taskCap), database.NewTags(gdb, tagCap)
+		tasks, tags := newTasks(gdb, taskCap), newTags(gdb, tagCap)
 		for i := range taskCap - 1 {
 			mustCreate(t, tasks, "u", models.TaskInput{Title: fmt.Sprint("t", i)})
 		}
 		for i := range tagCap - 1 {
-			if _, err := tags.Create(ctx, "u", models.TagInput{Name: fmt.Sprint("g", i)}); err != nil {
+			if _, err := tags.Create(ctx, "u", models.TagInput{Name: fmt.Sprint("g", i)}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -69,11 +69,11 @@ func TestCapsHoldUnderConcurrentCreates(t *testing.T) {
 			wg.Add(2)
 			go func() {
 				defer wg.Done()
-				_, taskErrs[i] = tasks.Create(ctx, "u", models.TaskInput{Title: fmt.Sprint("racer ", i), Priority: models.PriorityLow})
+				_, taskErrs[i] = tasks.Create(ctx, "u", models.TaskInput{Title: fmt.Sprint("racer ", i), Priority: models.PriorityLow}, nil)
 			}()
 			go func() {
 				defer wg.Done()
-				_, tagErrs[i] = tags.Create(ctx, "u", models.TagInput{Name: fmt.Sprint("racer ", i)})
+				_, tagErrs[i] = tags.Create(ctx, "u", models.TagInput{Name: fmt.Sprint("racer ", i)}, nil)
 			}()
 		}
 		wg.Wait()
@@ -92,7 +92,7 @@ func TestCapsHoldUnderConcurrentCreates(t *testing.T) {
 			}
 		}
 		requireCounts(t, gdb, "u", taskCap, tagCap)
-		_, err := tasks.Create(ctx, "u", models.TaskInput{Title: "over", Priority: models.PriorityLow})
+		_, err := tasks.Create(ctx, "u", models.TaskInput{Title: "over", Priority: models.PriorityLow}, nil)
 		requireErrorCode(t, err, models.CodeInvalid)
 		var modelErr *models.Error
 		if want := "limit reached: a user may have at most 5 tasks"; !errorAs(err, &modelErr) || modelErr.Message != want {
@@ -109,13 +109,13 @@ func TestCountsFollowEveryRemoval(t *testing.T) {
 		ctx := context.Background()
 		gdb := openAuthDB(t, db)
 		users := database.NewUsers(gdb)
-		tasks, tags := database.NewTasks(gdb, 3), database.NewTags(gdb, 2)
+		tasks, tags := newTasks(gdb, 3), newTags(gdb, 2)
 		for _, userID := range []string{createUser(t, users, "counted@example.com", "a long password").ID, "external|sub"} {
-			tag, err := tags.Create(ctx, userID, models.TagInput{Name: "a"})
+			tag, err := tags.Create(ctx, userID, models.TagInput{Name: "a"}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := tags.Create(ctx, userID, models.TagInput{Name: "b"}); err != nil {
+			if _, err := tags.Create(ctx, userID, models.TagInput{Name: "b"}, nil); err != nil {
 				t.Fatal(err)
 			}
 			var ids []string
@@ -123,22 +123,22 @@ func TestCountsFollowEveryRemoval(t *testing.T) {
 				ids = append(ids, mustCreate(t, tasks, userID, models.TaskInput{Title: fmt.Sprint(i), TagIDs: []string{tag.ID}}).ID)
 			}
 			requireCounts(t, gdb, userID, 3, 2)
-			_, err = tasks.Create(ctx, userID, models.TaskInput{Title: "over", Priority: models.PriorityLow})
+			_, err = tasks.Create(ctx, userID, models.TaskInput{Title: "over", Priority: models.PriorityLow}, nil)
 			requireErrorCode(t, err, models.CodeInvalid)
 			// A refused delete (wrong version) counts nothing.
-			requireErrorCode(t, tasks.Delete(ctx, userID, ids[0], &models.Precondition{Versions: []int64{7}}), models.CodePreconditionFailed)
+			requireErrorCode(t, tasks.Delete(ctx, userID, ids[0], &models.Precondition{Versions: []int64{7}}, nil), models.CodePreconditionFailed)
 			requireCounts(t, gdb, userID, 3, 2)
-			if err := tasks.Delete(ctx, userID, ids[0], &models.Precondition{Versions: []int64{7, 1}}); err != nil {
+			if err := tasks.Delete(ctx, userID, ids[0], &models.Precondition{Versions: []int64{7, 1}}, nil); err != nil {
 				t.Fatal(err)
 			}
 			requireCounts(t, gdb, userID, 2, 2)
 			mustCreate(t, tasks, userID, models.TaskInput{Title: "in again"})
-			if err := tags.Delete(ctx, userID, tag.ID); err != nil {
+			if err := tags.Delete(ctx, userID, tag.ID, nil); err != nil {
 				t.Fatal(err)
 			}
-			requireErrorCode(t, tags.Delete(ctx, userID, tag.ID), models.CodeNotFound)
+			requireErrorCode(t, tags.Delete(ctx, userID, tag.ID, nil), models.CodeNotFound)
 			requireCounts(t, gdb, userID, 3, 1)
-			if _, err := tags.Create(ctx, userID, models.TagInput{Name: "c"}); err != nil {
+			if _, err := tags.Create(ctx, userID, models.TagInput{Name: "c"}, nil); err != nil {
 				t.Fatal(err)
 			}
 			if userID == "external|sub" {
@@ -164,7 +164,7 @@ func TestCountsFollowEveryRemoval(t *testing.T) {
 func TestMigrateCountsExistingTasksAndTags(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		gdb := openAuthDB(t, db)
-		tasks := database.NewTasks(gdb, 10)
+		tasks := newTasks(gdb, 10)
 		for i := range 3 {
 			mustCreate(t, tasks, "with-events", models.TaskInput{Title: strconv.Itoa(i)})
 		}
@@ -206,12 +206,12 @@ func TestForeignTagIDsWriteNothing(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		ctx := context.Background()
 		gdb := openAuthDB(t, db)
-		tasks, tags := database.NewTasks(gdb, 10), database.NewTags(gdb, 10)
-		mine, err := tags.Create(ctx, "u", models.TagInput{Name: "mine"})
+		tasks, tags := newTasks(gdb, 10), newTags(gdb, 10)
+		mine, err := tags.Create(ctx, "u", models.TagInput{Name: "mine"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		theirs, err := tags.Create(ctx, "other", models.TagInput{Name: "theirs"})
+		theirs, err := tags.Create(ctx, "other", models.TagInput{Name: "theirs"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,12 +226,12 @@ func TestForeignTagIDsWriteNothing(t *testing.T) {
 			}
 		}
 		for _, ids := range [][]string{{theirs.ID}, {mine.ID, theirs.ID}, {"no-such-tag"}} {
-			_, err := tasks.Create(ctx, "u", models.TaskInput{Title: "new", Priority: models.PriorityLow, TagIDs: ids})
+			_, err := tasks.Create(ctx, "u", models.TaskInput{Title: "new", Priority: models.PriorityLow, TagIDs: ids}, nil)
 			requireTagIDsRefused("create", err)
-			_, err = tasks.Replace(ctx, "u", task.ID, models.TaskInput{Title: "replaced", Priority: models.PriorityHigh, TagIDs: ids}, nil)
+			_, err = tasks.Replace(ctx, "u", task.ID, models.TaskInput{Title: "replaced", Priority: models.PriorityHigh, TagIDs: ids}, nil, nil)
 			requireTagIDsRefused("replace", err)
 			title := "patched"
-			_, err = tasks.Update(ctx, "u", task.ID, models.TaskPatch{Title: &title, TagIDsSet: true, TagIDs: ids}, &models.Precondition{Versions: []int64{1}})
+			_, err = tasks.Update(ctx, "u", task.ID, models.TaskPatch{Title: &title, TagIDsSet: true, TagIDs: ids}, &models.Precondition{Versions: []int64{1}}, nil)
 			requireTagIDsRefused("update", err)
 		}
 		got, err := tasks.Get(ctx, "u", task.ID)
@@ -257,26 +257,26 @@ func TestModifyAnswersAndEvents(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		ctx := context.Background()
 		gdb := openAuthDB(t, db)
-		tasks, tags := database.NewTasks(gdb, 10), database.NewTags(gdb, 10)
-		a, _ := tags.Create(ctx, "u", models.TagInput{Name: "<a> & \"b\""})
-		b, _ := tags.Create(ctx, "u", models.TagInput{Name: "B"})
-		other, _ := tags.Create(ctx, "x", models.TagInput{Name: "x"})
+		tasks, tags := newTasks(gdb, 10), newTags(gdb, 10)
+		a, _ := tags.Create(ctx, "u", models.TagInput{Name: "<a> & \"b\""}, nil)
+		b, _ := tags.Create(ctx, "u", models.TagInput{Name: "B"}, nil)
+		other, _ := tags.Create(ctx, "x", models.TagInput{Name: "x"}, nil)
 		mustCreate(t, tasks, "u", models.TaskInput{Title: "holds b", TagIDs: []string{b.ID}})
 		task := mustCreate(t, tasks, "u", models.TaskInput{Title: "t", TagIDs: []string{a.ID}})
 		title := "t2"
 
-		_, err := tasks.Update(ctx, "u", "missing", models.TaskPatch{Title: &title}, &models.Precondition{Versions: []int64{1}})
+		_, err := tasks.Update(ctx, "u", "missing", models.TaskPatch{Title: &title}, &models.Precondition{Versions: []int64{1}}, nil)
 		requireErrorCode(t, err, models.CodeNotFound)
-		_, err = tasks.Replace(ctx, "u", "missing", models.TaskInput{Title: "r", Priority: models.PriorityLow, TagIDs: []string{other.ID}}, &models.Precondition{})
+		_, err = tasks.Replace(ctx, "u", "missing", models.TaskInput{Title: "r", Priority: models.PriorityLow, TagIDs: []string{other.ID}}, &models.Precondition{}, nil)
 		requireErrorCode(t, err, models.CodeNotFound)
-		_, err = tasks.Update(ctx, "u", task.ID, models.TaskPatch{Title: &title, TagIDsSet: true, TagIDs: []string{other.ID}}, &models.Precondition{Versions: []int64{2}})
+		_, err = tasks.Update(ctx, "u", task.ID, models.TaskPatch{Title: &title, TagIDsSet: true, TagIDs: []string{other.ID}}, &models.Precondition{Versions: []int64{2}}, nil)
 		requireErrorCode(t, err, models.CodePreconditionFailed)
-		_, err = tasks.Replace(ctx, "u", task.ID, models.TaskInput{Title: "r", Priority: models.PriorityLow}, &models.Precondition{})
+		_, err = tasks.Replace(ctx, "u", task.ID, models.TaskInput{Title: "r", Priority: models.PriorityLow}, &models.Precondition{}, nil)
 		requireErrorCode(t, err, models.CodePreconditionFailed)
 
 		before := latestEvent(t, gdb, "u")
 		same := "t"
-		noop, err := tasks.Update(ctx, "u", task.ID, models.TaskPatch{Title: &same, TagIDsSet: true, TagIDs: []string{a.ID, a.ID}}, &models.Precondition{Versions: []int64{1}})
+		noop, err := tasks.Update(ctx, "u", task.ID, models.TaskPatch{Title: &same, TagIDsSet: true, TagIDs: []string{a.ID, a.ID}}, &models.Precondition{Versions: []int64{1}}, nil)
 		if err != nil || noop.Version != 1 || !noop.UpdatedAt.Equal(task.UpdatedAt) || len(noop.Tags) != 1 || noop.Tags[0].TaskCount != 1 {
 			t.Fatalf("no-op update = %+v, %v", noop, err)
 		}
@@ -285,7 +285,7 @@ func TestModifyAnswersAndEvents(t *testing.T) {
 		}
 
 		replaced, err := tasks.Replace(ctx, "u", task.ID, models.TaskInput{Title: "r", Completed: true, Priority: models.PriorityHigh,
-			TagIDs: []string{b.ID}}, &models.Precondition{Any: true})
+			TagIDs: []string{b.ID}}, &models.Precondition{Any: true}, nil)
 		if err != nil || replaced.Version != 2 || replaced.CompletedAt == nil || len(replaced.Tags) != 1 ||
 			replaced.Tags[0].ID != b.ID || replaced.Tags[0].TaskCount != 2 {
 			t.Fatalf("replace = %+v, %v", replaced, err)
@@ -294,7 +294,7 @@ func TestModifyAnswersAndEvents(t *testing.T) {
 		if err != nil || string(got.AppendJSON(nil)) != string(replaced.AppendJSON(nil)) {
 			t.Fatalf("read back %s\nanswered  %s (%v)", got.AppendJSON(nil), replaced.AppendJSON(nil), err)
 		}
-		patched, err := tasks.Update(ctx, "u", task.ID, models.TaskPatch{TagIDsSet: true, TagIDs: []string{a.ID, b.ID}}, nil)
+		patched, err := tasks.Update(ctx, "u", task.ID, models.TaskPatch{TagIDsSet: true, TagIDs: []string{a.ID, b.ID}}, nil, nil)
 		if err != nil || patched.Version != 3 || len(patched.Tags) != 2 || patched.Tags[0].ID != a.ID ||
 			patched.Tags[0].TaskCount != 1 || patched.Tags[1].TaskCount != 2 || patched.CompletedAt == nil ||
 			!patched.CompletedAt.Equal(*replaced.CompletedAt) {
@@ -324,10 +324,10 @@ func TestConcurrentWritesToOneTask(t *testing.T) {
 		ctx := context.Background()
 		gdb := openAuthDB(t, db)
 		const writers = 10
-		tasks, tags := database.NewTasks(gdb, 10), database.NewTags(gdb, writers)
+		tasks, tags := newTasks(gdb, 10), newTags(gdb, writers)
 		var tagIDs []string
 		for i := range writers {
-			tag, err := tags.Create(ctx, "u", models.TagInput{Name: fmt.Sprint("tag ", i)})
+			tag, err := tags.Create(ctx, "u", models.TagInput{Name: fmt.Sprint("tag ", i)}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -341,7 +341,7 @@ func TestConcurrentWritesToOneTask(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				got, err := tasks.Replace(ctx, "u", task.ID, models.TaskInput{Title: fmt.Sprint("by ", i), Priority: models.PriorityLow,
-					TagIDs: []string{tagIDs[i], tagIDs[(i+1)%writers]}}, nil)
+					TagIDs: []string{tagIDs[i], tagIDs[(i+1)%writers]}}, nil, nil)
 				if err != nil {
 					t.Errorf("replace %d: %v", i, err)
 					return
@@ -390,7 +390,7 @@ func TestConcurrentWritesToOneTask(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				title := fmt.Sprint("if-match ", i)
-				_, err := tasks.Update(ctx, "u", task.ID, models.TaskPatch{Title: &title}, &models.Precondition{Versions: []int64{got.Version}})
+				_, err := tasks.Update(ctx, "u", task.ID, models.TaskPatch{Title: &title}, &models.Precondition{Versions: []int64{got.Version}}, nil)
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -417,13 +417,13 @@ func TestCreateEventsAreTheAnswers(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		ctx := context.Background()
 		gdb := openAuthDB(t, db)
-		tasks, tags := database.NewTasks(gdb, 10), database.NewTags(gdb, 10)
+		tasks, tags := newTasks(gdb, 10), newTags(gdb, 10)
 		color := "#00ff7f"
-		a, err := tags.Create(ctx, "u", models.TagInput{Name: "a <&> \"quoted\" \u2028 ✓", Color: &color})
+		a, err := tags.Create(ctx, "u", models.TagInput{Name: "a <&> \"quoted\" \u2028 ✓", Color: &color}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := tags.Create(ctx, "u", models.TagInput{Name: "B\ttab"})
+		b, err := tags.Create(ctx, "u", models.TagInput{Name: "B\ttab"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -434,7 +434,7 @@ func TestCreateEventsAreTheAnswers(t *testing.T) {
 			t.Fatalf("created task's tags: %+v", task.Tags)
 		}
 		name := "renamed"
-		renamed, err := tags.Update(ctx, "u", b.ID, models.TagPatch{Name: &name, ColorSet: true})
+		renamed, err := tags.Update(ctx, "u", b.ID, models.TagPatch{Name: &name, ColorSet: true}, nil)
 		if err != nil || renamed.TaskCount != 2 || renamed.Color != nil {
 			t.Fatalf("renamed tag = %+v, %v", renamed, err)
 		}

@@ -1,6 +1,9 @@
 package models
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // IdempotencyKeyTTL is how long an Idempotency-Key and its answer are kept:
 // a retry within it gets the first answer again; after it the key is free.
@@ -32,4 +35,43 @@ func ErrIdempotencyKeyInFlight() error {
 	return WithHeaders(Errorf(CodeIdempotencyKeyInFlight,
 		"a request with this Idempotency-Key is still running: retry shortly to get its answer"),
 		map[string]string{"Retry-After": "1"})
+}
+
+// Keyed is the Idempotency-Key a write was sent with, and the answer the
+// write gets when it succeeds, less what only the write knows: the new
+// object's id, its version and its JSON. The store records that answer
+// together with the write (in the write's statement, or in its
+// transaction), so that whatever fails in between, the write and its
+// answer are both kept or neither is: no retry can apply it twice. An
+// answer that is not a success is recorded apart, by the caller.
+type Keyed struct {
+	Key         string
+	Fingerprint string // of the request: method, path and body
+	Status      int    // of a success
+	ContentType string // of the body; empty for an answer without one
+	// Location, when set, is the collection a create adds to: the answer's
+	// Location is it followed by the new object's id.
+	Location string
+	ETag     bool // the answer's ETag is the object's version, quoted
+	Body     bool // the answer's body is the object as JSON
+	// Recorded is set by the store once the answer is committed with the
+	// write.
+	Recorded bool
+}
+
+// Answer is the answer k describes for an object of this id and version,
+// whose JSON is body.
+func (k *Keyed) Answer(id string, version int64, body []byte) Answer {
+	a := Answer{Status: k.Status, ContentType: k.ContentType}
+	if k.Location != "" {
+		a.Location = k.Location + id
+	}
+	if k.ETag {
+		a.ETag = `"` + strconv.FormatInt(version, 10) + `"`
+	}
+	a.Body = []byte{}
+	if k.Body {
+		a.Body = body
+	}
+	return a
 }

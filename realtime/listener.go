@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"taskflow/database"
+	"taskflow/database/pgpool"
 )
 
 // ListenerName is the application_name of the listener's connection, so
@@ -120,7 +120,7 @@ func (l *Listener) listen(ctx context.Context, connected func()) error {
 	}
 	cfg.RuntimeParams["application_name"] = ListenerName
 	connectCtx, cancel := context.WithTimeout(ctx, listenerConnect)
-	conn, err := database.ConnectListener(connectCtx, cfg)
+	conn, err := pgpool.ConnectListener(connectCtx, cfg)
 	cancel()
 	if err != nil {
 		return err

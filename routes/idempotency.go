@@ -17,12 +17,15 @@ const (
 	HeaderIdempotentReplayed = "Idempotent-Replayed"
 )
 
-// IdempotencyStore runs a write at most once per user and key (see
-// database.IdempotencyKeys.Do): write gets a context whose stores'
-// statements share the key's transaction.
+// IdempotencyStore keeps the answers of writes sent with an
+// Idempotency-Key. A write's success is recorded by the store that makes
+// the write, with the write itself (see models.Keyed and keyed); Save
+// keeps the answers no store recorded: refusals, which wrote nothing.
 type IdempotencyStore interface {
-	Do(ctx context.Context, userID, key, fingerprint string,
-		write func(ctx context.Context) models.Answer) (answer models.Answer, replayed bool, err error)
+	// Lookup returns the answer kept under the user's key and the
+	// fingerprint of the request it answered.
+	Lookup(ctx context.Context, userID, key string) (fingerprint string, answer models.Answer, found bool, err error)
+	Save(ctx context.Context, userID, key, fingerprint string, answer models.Answer) error
 }
 
 // Idempotent makes the writes (POST, PUT, PATCH, DELETE) of the group it
@@ -31,6 +34,12 @@ type IdempotencyStore interface {
 // for byte, with Idempotent-Replayed: true. Requests without the header,
 // and reads, pass through untouched. It runs after the guard, since keys
 // belong to the caller.
+//
+// A replay costs one lookup. A first request costs that lookup and its
+// write, which records its own answer (the handler passes the key to its
+// store: see keyed). When another request with the same key recorded its
+// answer first, the store refuses the write as in flight: by then that
+// answer is committed, so this request gets it as a replay.
 func Idempotent(store IdempotencyStore) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if !isWrite(c.Method()) {
@@ -47,22 +56,74 @@ func Idempotent(store IdempotencyStore) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		requestCtx := c.UserContext()
-		answer, replayed, err := store.Do(requestCtx, userID, key, fingerprint(c), func(ctx context.Context) models.Answer {
-			c.SetUserContext(ctx)
-			defer c.SetUserContext(requestCtx)
-			return runAndCapture(c)
-		})
-		if err != nil {
-			return err // rendered by the error handler, which drops the unstored answer
+		fp := fingerprint(c)
+		if replayed, err := replay(c, store, userID, key, fp); err != nil || replayed {
+			return err
 		}
-		if replayed {
-			sendAnswer(c, answer)
-			c.Set(HeaderIdempotentReplayed, "true")
+		k := &models.Keyed{Key: key, Fingerprint: fp}
+		c.Locals(keyedLocal, k)
+		err = c.Next()
+		if models.ErrorCode(err) == models.CodeIdempotencyKeyInFlight {
+			if replayed, lookupErr := replay(c, store, userID, key, fp); lookupErr != nil || replayed {
+				return lookupErr
+			}
+			return err // not stored: the client retries the key
 		}
-		return nil
+		answer := capture(c, err)
+		if k.Recorded || answer.Status >= 500 {
+			return nil // a 5xx is not kept: the client may retry the key
+		}
+		return store.Save(c.UserContext(), userID, key, fp, answer)
 	}
 }
+
+// replay answers the request with the answer kept under its key, if any:
+// the same request's answer again, or a refusal if the key was used for
+// another request.
+func replay(c *fiber.Ctx, store IdempotencyStore, userID, key, fp string) (bool, error) {
+	stored, answer, found, err := store.Lookup(c.UserContext(), userID, key)
+	switch {
+	case err != nil:
+		return false, err
+	case !found:
+		return false, nil
+	case stored != fp:
+		return false, models.ErrIdempotencyKeyReused()
+	}
+	sendAnswer(c, answer)
+	c.Set(HeaderIdempotentReplayed, "true")
+	return true, nil
+}
+
+// keyedLocal is where Idempotent leaves a request's models.Keyed for its
+// handler.
+const keyedLocal = "taskflow.idempotency-key"
+
+// keyed is the request's Idempotency-Key with the answer a success gets
+// (shape, from created, changed or deleted), for the handler to pass to
+// its store's write; nil without a key.
+func keyed(c *fiber.Ctx, shape models.Keyed) *models.Keyed {
+	k, ok := c.Locals(keyedLocal).(*models.Keyed)
+	if !ok {
+		return nil
+	}
+	k.Status, k.ContentType, k.Location, k.ETag, k.Body = shape.Status, shape.ContentType, shape.Location, shape.ETag, shape.Body
+	return k
+}
+
+// created is the answer of a create in collection: 201, the object as
+// JSON, its Location, and its version as ETag when it has one.
+func created(collection string, etag bool) models.Keyed {
+	return models.Keyed{Status: fiber.StatusCreated, ContentType: fiber.MIMEApplicationJSON, Location: collection, ETag: etag, Body: true}
+}
+
+// changed is the answer of a replace or an update: 200 and the object.
+func changed(etag bool) models.Keyed {
+	return models.Keyed{Status: fiber.StatusOK, ContentType: fiber.MIMEApplicationJSON, ETag: etag, Body: true}
+}
+
+// deleted is the answer of a delete: 204, nothing else.
+func deleted() models.Keyed { return models.Keyed{Status: fiber.StatusNoContent} }
 
 func isWrite(method string) bool {
 	switch method {
@@ -111,11 +172,11 @@ func fingerprint(c *fiber.Ctx) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// runAndCapture runs the rest of the chain and returns the answer the
-// client will get: an error is rendered here, by the app's error handler,
-// so that the problem document is what is stored.
-func runAndCapture(c *fiber.Ctx) models.Answer {
-	if err := c.Next(); err != nil {
+// capture returns the answer the client will get: err, the chain's
+// error, is rendered here, by the app's error handler, so that the
+// problem document is what is kept.
+func capture(c *fiber.Ctx, err error) models.Answer {
+	if err != nil {
 		if handlerErr := c.App().ErrorHandler(c, err); handlerErr != nil {
 			_ = c.SendStatus(fiber.StatusInternalServerError)
 		}

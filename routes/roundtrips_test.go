@@ -24,19 +24,19 @@ var roundTripBudgets = map[string]int{
 	"GET /tasks":      1, // the page as JSON, its total and tags included (one statement)
 	"GET /tasks/{id}": 1, // the task joined to its tags
 	"POST /tasks":     1, // one statement: the counter upsert that admits it under the cap, the INSERT, the event and its NOTIFY
-	// The key's transaction wraps the store's statement, which opens no
-	// transaction or savepoint of its own.
-	"POST /tasks with a key":     7, // BEGIN, key try-lock, stored answer?, SAVEPOINT (the key's), the create's one statement, INSERT key, COMMIT
-	"POST /tasks with 2 tag_ids": 1, // one statement: the tags checked and counted, the counter upsert, the INSERT, the links, the event
-	"PUT /tasks/{id} new tags":   1, // one statement: the task and links read, the UPDATE if the version still matches, links removed and added, the event
-	"PATCH /tasks/{id} If-Match": 1, // one statement: the version checked, the UPDATE (only if something changes), the tags read back, the event
-	"DELETE /tasks/{id}":         1, // the DELETE, version check, count and event included (one statement)
-	"GET /tags":                  1, // the tags with their task counts
-	"POST /tags":                 1, // one statement: the counter upsert that admits it under the cap, the INSERT, the event
-	"PATCH /tags/{id}":           1, // one statement: the UPDATE, the tag's task count, the event
-	"DELETE /tags/{id}":          1, // the DELETE, its count and its event (links go by cascade)
-	"POST /auth/login":           2, // the user by email; the token inserted with the sweep of expired ones (one statement)
-	"POST /auth/refresh":         2, // the spend and the successor (one statement); the user
+	// The write records its answer under the key in its own statement.
+	"POST /tasks with a key":      2, // the key's stored answer (none); the create's one statement, its answer recorded in it
+	"POST /tasks, a key replayed": 1, // the key's stored answer, sent again
+	"POST /tasks with 2 tag_ids":  1, // one statement: the tags checked and counted, the counter upsert, the INSERT, the links, the event
+	"PUT /tasks/{id} new tags":    1, // one statement: the task and links read, the UPDATE if the version still matches, links removed and added, the event
+	"PATCH /tasks/{id} If-Match":  1, // one statement: the version checked, the UPDATE (only if something changes), the tags read back, the event
+	"DELETE /tasks/{id}":          1, // the DELETE, version check, count and event included (one statement)
+	"GET /tags":                   1, // the tags with their task counts
+	"POST /tags":                  1, // one statement: the counter upsert that admits it under the cap, the INSERT, the event
+	"PATCH /tags/{id}":            1, // one statement: the UPDATE, the tag's task count, the event
+	"DELETE /tags/{id}":           1, // the DELETE, its count and its event (links go by cascade)
+	"POST /auth/login":            2, // the user by email; the token inserted with the sweep of expired ones (one statement)
+	"POST /auth/refresh":          2, // the spend and the successor (one statement); the user
 }
 
 // roundTripSamples is how often each request is measured; the fewest
@@ -195,6 +195,12 @@ func (a *roundTripAccount) cases() []roundTripCase {
 		{"POST /tasks with a key", func(*testing.T) apptest.Request {
 			return auth(http.MethodPost, "/api/v1/tasks", map[string]any{"title": a.nextTitle()},
 				map[string]string{"Idempotency-Key": uuid.NewString()})
+		}, http.StatusCreated},
+		{"POST /tasks, a key replayed", func(t *testing.T) apptest.Request {
+			req := auth(http.MethodPost, "/api/v1/tasks", map[string]any{"title": a.nextTitle()},
+				map[string]string{"Idempotency-Key": uuid.NewString()})
+			apptest.RequireStatus(t, a.s.Do(t, req), http.StatusCreated)
+			return req
 		}, http.StatusCreated},
 		{"POST /tasks with 2 tag_ids", func(*testing.T) apptest.Request {
 			return auth(http.MethodPost, "/api/v1/tasks", map[string]any{"title": a.nextTitle(), "tag_ids": []string{a.tagA, a.tagB}}, nil)

@@ -15,9 +15,11 @@ import (
 type TagStore interface {
 	List(ctx context.Context, userID string) (models.TagList, error)
 	Get(ctx context.Context, userID, id string) (models.Tag, error)
-	Create(ctx context.Context, userID string, in models.TagInput) (models.Tag, error)
-	Update(ctx context.Context, userID, id string, p models.TagPatch) (models.Tag, error)
-	Delete(ctx context.Context, userID, id string) error
+	// Create, Update and Delete record k's answer with the write, when k
+	// is not nil (see models.Keyed).
+	Create(ctx context.Context, userID string, in models.TagInput, k *models.Keyed) (models.Tag, error)
+	Update(ctx context.Context, userID, id string, p models.TagPatch, k *models.Keyed) (models.Tag, error)
+	Delete(ctx context.Context, userID, id string, k *models.Keyed) error
 }
 
 // Tags registers the tag routes on r, a group behind the auth guard.
@@ -57,12 +59,13 @@ func createTag(store TagStore, val *Validator) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		tag, err := store.Create(c.UserContext(), userID, in)
+		collection := strings.TrimRight(c.Path(), "/") + "/"
+		tag, err := store.Create(c.UserContext(), userID, in, keyed(c, created(collection, false)))
 		if err != nil {
 			return err
 		}
-		c.Location(strings.TrimRight(c.Path(), "/") + "/" + tag.ID)
-		return c.Status(fiber.StatusCreated).JSON(tag)
+		c.Location(collection + tag.ID)
+		return sendTag(c.Status(fiber.StatusCreated), tag)
 	}
 }
 
@@ -76,7 +79,7 @@ func getTag(store TagStore) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(tag)
+		return sendTag(c, tag)
 	}
 }
 
@@ -94,11 +97,11 @@ func updateTag(store TagStore, val *Validator) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		tag, err := store.Update(c.UserContext(), userID, id, patch)
+		tag, err := store.Update(c.UserContext(), userID, id, patch, keyed(c, changed(false)))
 		if err != nil {
 			return err
 		}
-		return c.JSON(tag)
+		return sendTag(c, tag)
 	}
 }
 
@@ -108,11 +111,17 @@ func deleteTag(store TagStore) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		if err := store.Delete(c.UserContext(), userID, id); err != nil {
+		if err := store.Delete(c.UserContext(), userID, id, keyed(c, deleted())); err != nil {
 			return err
 		}
 		return c.SendStatus(fiber.StatusNoContent)
 	}
+}
+
+// sendTag writes tag as the body, encoded as a write with an
+// Idempotency-Key records it.
+func sendTag(c *fiber.Ctx, tag models.Tag) error {
+	return sendJSON(c, tag.AppendJSON(nil))
 }
 
 func callerAndTagID(c *fiber.Ctx) (userID, tagID string, err error) {

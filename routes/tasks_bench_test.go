@@ -9,9 +9,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
+	"taskflow/app"
 	"taskflow/app/apptest"
 	"taskflow/client"
-	"taskflow/database"
+	"taskflow/config"
 	"taskflow/models"
 )
 
@@ -21,11 +22,11 @@ func seedBenchUser(b *testing.B, s *apptest.Server, n int) user {
 	b.Helper()
 	ctx := context.Background()
 	u := newUser(b)
-	tags := database.NewTags(s.DB, 500)
-	tasks := database.NewTasks(s.DB, 10000)
+	stores := app.NewStores(s.DB, config.Config{MaxTagsPerUser: 500, MaxTasksPerUser: 10000}, nil)
+	tags, tasks := stores.Tags, stores.Tasks
 	var tagIDs []string
 	for i := range 5 {
-		tag, err := tags.Create(ctx, u.id, models.TagInput{Name: fmt.Sprintf("tag %d", i)})
+		tag, err := tags.Create(ctx, u.id, models.TagInput{Name: fmt.Sprintf("tag %d", i)}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -35,7 +36,7 @@ func seedBenchUser(b *testing.B, s *apptest.Server, n int) user {
 		_, err := tasks.Create(ctx, u.id, models.TaskInput{
 			Title: fmt.Sprintf("Task %03d", i), Description: "Review the draft and send notes to the team before Monday.",
 			Priority: models.PriorityMedium, TagIDs: []string{tagIDs[i%5], tagIDs[(i+1)%5]},
-		})
+		}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

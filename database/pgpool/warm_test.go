@@ -1,4 +1,4 @@
-package database_test
+package pgpool_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"taskflow/app/apptest"
 	"taskflow/database"
+	"taskflow/database/pgpool"
 )
 
 // TestKeepWarmHoldsIdleConnections opens a pool whose idle connections
@@ -36,7 +37,7 @@ func TestKeepWarmHoldsIdleConnections(t *testing.T) {
 		}
 
 		keptGorm, kept := openPool()
-		stop := database.KeepWarm(keptGorm, warmConns, 4, database.WarmInterval(maxIdleTime))
+		stop := pgpool.KeepWarm(keptGorm, warmConns, 4, pgpool.WarmInterval(maxIdleTime))
 		t.Cleanup(stop)
 		if st := kept.Stats(); st.OpenConnections != warmConns || st.Idle != warmConns {
 			t.Fatalf("after KeepWarm: %d open, %d idle; want %d and %d", st.OpenConnections, st.Idle, warmConns, warmConns)
@@ -58,7 +59,7 @@ func TestKeepWarmHoldsIdleConnections(t *testing.T) {
 
 func TestKeepWarmNeverTakesMoreThanMaxIdle(t *testing.T) {
 	db := open(t, apptest.SQLite(t).URL)
-	stop := database.KeepWarm(db, 10, 2, time.Hour)
+	stop := pgpool.KeepWarm(db, 10, 2, time.Hour)
 	defer stop()
 	sqlDB, _ := db.DB()
 	if st := sqlDB.Stats(); st.OpenConnections != 2 {

@@ -1,4 +1,4 @@
-package database_test
+package pgpool_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"taskflow/app/apptest"
-	"taskflow/database"
+	"taskflow/database/pgpool"
 )
 
 // TestCancelRequestsWithheldBehindAPooler gives up on a statement by its
@@ -86,7 +86,7 @@ func TestListenerConnectionSendsNoCancelRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := database.ConnectListener(context.Background(), cfg)
+	conn, err := pgpool.ConnectListener(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

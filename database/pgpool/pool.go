@@ -1,4 +1,4 @@
-package database
+package pgpool
 
 import (
 	"context"
@@ -63,11 +63,11 @@ func (m *statementMode) switchToUnprepared(cause error) {
 	}
 }
 
-// openPostgres opens a pool on rawURL whose statement mode is decided
+// Open opens a pool on rawURL whose statement mode is decided
 // before the first request: kept explicit when the URL sets
 // default_query_exec_mode, else probed, and switched for good if a
 // statement ever fails for want of its prepared statement anyway.
-func openPostgres(ctx context.Context, rawURL string, log *slog.Logger) (*sql.DB, func(*gorm.DB), error) {
+func Open(ctx context.Context, rawURL string, log *slog.Logger) (*sql.DB, func(*gorm.DB), error) {
 	cfg, err := pgx.ParseConfig(rawURL)
 	if err != nil {
 		// pgconn's message would quote the URL: name the setting instead.
@@ -192,7 +192,7 @@ func probeServer(ctx context.Context, cfg *pgx.ConnConfig) (probeFindings, error
 		}
 		return tx.QueryRow(ctx, statement).Scan(&preparedOn)
 	})
-	if isLostStatement(err) {
+	if IsLostStatement(err) {
 		// A new connection's server process already holds a statement of
 		// that name: another client's, left there by a pooler that shares
 		// server connections without tracking statements.
@@ -218,7 +218,7 @@ func probeServer(ctx context.Context, cfg *pgx.ConnConfig) (probeFindings, error
 	}
 	var pid uint32
 	err = first.QueryRow(ctx, statement).Scan(&pid)
-	if isLostStatement(err) {
+	if IsLostStatement(err) {
 		return probeFindings{sharedSessions: true}, nil
 	}
 	return probeFindings{carriesStatements: err == nil, sharedSessions: true}, err
@@ -270,18 +270,18 @@ func takeServerConnection(ctx context.Context, holders []*pgx.Conn, pid uint32) 
 	return false, nil
 }
 
-// isLostStatement reports the errors of a prepared statement the server
+// IsLostStatement reports the errors of a prepared statement the server
 // connection does not hold: "does not exist" (SQLSTATE 26000), or, when
 // the pooler moved pgx between a statement's preparation and its name's
 // reuse, "already exists" (42P05).
-func isLostStatement(err error) bool {
+func IsLostStatement(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == "26000" || pgErr.Code == "42P05")
 }
 
 // Name and Initialize make the statement mode a GORM plugin: Initialize
 // registers the watch on GORM's statements, and a statement run beside
-// GORM reports its errors through noteStatementError.
+// GORM reports its errors through NoteStatementError.
 func (m *statementMode) Name() string { return statementModePlugin }
 
 func (m *statementMode) Initialize(gdb *gorm.DB) error {
@@ -302,11 +302,11 @@ func SharesSessions(db *gorm.DB) bool {
 
 const statementModePlugin = "taskflow:statement_mode"
 
-// noteStatementError is the watch for a statement that did not go through
+// NoteStatementError is the watch for a statement that did not go through
 // GORM's callbacks: a lost prepared statement switches the pool, as it
 // would have from a GORM statement.
-func noteStatementError(gdb *gorm.DB, err error) {
-	if m, ok := gdb.Config.Plugins[statementModePlugin].(*statementMode); ok && !m.explicit && isLostStatement(err) {
+func NoteStatementError(gdb *gorm.DB, err error) {
+	if m, ok := gdb.Config.Plugins[statementModePlugin].(*statementMode); ok && !m.explicit && IsLostStatement(err) {
 		m.switchToUnprepared(err)
 	}
 }
@@ -317,7 +317,7 @@ func noteStatementError(gdb *gorm.DB, err error) {
 // running server.
 func registerLostStatementWatch(gdb *gorm.DB, mode *statementMode) {
 	watch := func(tx *gorm.DB) {
-		if tx.Error != nil && isLostStatement(tx.Error) {
+		if tx.Error != nil && IsLostStatement(tx.Error) {
 			mode.switchToUnprepared(tx.Error)
 		}
 	}
