@@ -173,6 +173,8 @@ func (h authHandlers) validateRegistration(req *registerRequest) error {
 	var fields []models.FieldError
 	if models.HasInvisibleRunes(req.Email) {
 		fields = append(fields, models.FieldError{Field: "email", Message: "must not contain invisible characters"})
+	} else if problem := models.EmailLookAlikeProblem(req.Email); problem != "" {
+		fields = append(fields, models.FieldError{Field: "email", Message: problem})
 	}
 	if problem := passwordProblem(req.Password); problem != "" {
 		fields = append(fields, models.FieldError{Field: "password", Message: problem})
