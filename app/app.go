@@ -99,6 +99,7 @@ func New(d Deps) *fiber.App {
 	app.Use(middleware.AccessLog(d.Logger))
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: logPanic(d.Logger)}))
 	app.Use(middleware.SecurityHeaders(cfg.IsProduction()))
+	app.Use(middleware.Framing())
 	app.Use(middleware.CORS(cfg.CORSOrigins))
 	if cfg.Debug && !cfg.IsProduction() {
 		app.Use(pprof.New())

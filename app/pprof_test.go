@@ -48,7 +48,9 @@ func TestPprofOnlyWithDebugOutsideProduction(t *testing.T) {
 		t.Cleanup(func() { _ = database.Close(db) })
 		fiberApp := app.New(app.Deps{Config: cfg, DB: db, Logger: slog.New(slog.DiscardHandler)})
 		for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/profile"} {
-			req, err := http.NewRequest(http.MethodGet, path, nil)
+			// HTTP/1.1 requires a Host header (RFC 9112, section 3.2), which a
+			// request made from a bare path lacks.
+			req, err := http.NewRequest(http.MethodGet, "http://taskflow.test"+path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

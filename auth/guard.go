@@ -120,16 +120,14 @@ func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) {
 func (c *tokenClaims) GetNotBefore() (*jwt.NumericDate, error) { return c.NotBefore.numeric(), nil }
 func (c *tokenClaims) GetIssuedAt() (*jwt.NumericDate, error)  { return c.IssuedAt.numeric(), nil }
 
-// clockSkew is how far ahead of this server's clock a token's iat may be:
-// the issuer's clock may run a little fast, but a token "issued" in the
-// future was minted to outlive its stated lifetime.
-const clockSkew = time.Minute
-
 func (c *tokenClaims) Validate() error {
 	if c.ExpiresAt == nil {
 		return errors.New("token has no exp")
 	}
-	if c.IssuedAt != nil && c.IssuedAt.After(time.Now().Add(clockSkew)) {
+	// The issuer's clock may run a little fast, but a token "issued" further
+	// in the future was minted to outlive its stated lifetime, or a cutoff
+	// (see models.TokenCutoff, whose leeway is this bound).
+	if c.IssuedAt != nil && c.IssuedAt.After(time.Now().Add(models.TokenClockSkew)) {
 		return errors.New("token is issued in the future")
 	}
 	if strings.TrimSpace(c.Subject) == "" {

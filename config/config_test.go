@@ -352,7 +352,9 @@ func TestLoadReadsOnlyThroughGetenv(t *testing.T) {
 // secret for both token kinds (the frontend's secret then mints this API's
 // tokens), a proxy range that trusts every client's X-Real-IP (so rate
 // limits count whatever address the client claims), a typed 32-character
-// secret, year-long access tokens, and a key set with no expected issuer
+// secret, year-long access tokens, frontend tokens meant to live a year
+// and ten-year sessions (a stolen one works that long unless its user
+// happens to log out everywhere), and a key set with no expected issuer
 // and audience (any token that key set signed, for any app, passes).
 func TestProductionRefusesUnsafeSettings(t *testing.T) {
 	const weak = ": looks typed rather than random (too few different characters, or a repeated pattern); generate one with openssl rand -hex 32"
@@ -375,6 +377,10 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 			"BETTER_AUTH_SECRET" + weak},
 		{"year-long access tokens", with(production(), map[string]string{"ACCESS_TOKEN_TTL": "8760h"}),
 			"ACCESS_TOKEN_TTL: must be at most 1h in production"},
+		{"year-long frontend tokens", with(production(), map[string]string{"EXTERNAL_TOKEN_MAX_AGE": "8760h"}),
+			"EXTERNAL_TOKEN_MAX_AGE: must be at most 168h (7 days) in production"},
+		{"ten-year sessions", with(production(), map[string]string{"SESSION_MAX_AGE": "87600h"}),
+			"SESSION_MAX_AGE: must be at most 8760h (365 days) in production"},
 		{"a key set with no issuer to expect", with(production(), map[string]string{"AUTH_JWKS_URL": "https://app.example.com/api/auth/jwks"}),
 			"BETTER_AUTH_URL: required in production when AUTH_JWKS_URL is set (JWKS tokens' iss and aud are checked against it)"},
 	}
@@ -396,8 +402,9 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 			}
 		}
 	})
-	t.Run("a private proxy range and an hour-long token are fine", func(t *testing.T) {
-		env := with(production(), map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8,100.64.0.0/10", "ACCESS_TOKEN_TTL": "1h"})
+	t.Run("a private proxy range and the longest lifetimes are fine", func(t *testing.T) {
+		env := with(production(), map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8,100.64.0.0/10", "ACCESS_TOKEN_TTL": "1h",
+			"EXTERNAL_TOKEN_MAX_AGE": "168h", "SESSION_MAX_AGE": "8760h"})
 		if _, err := load(env); err != nil {
 			t.Fatalf("load: %v", err)
 		}

@@ -68,6 +68,7 @@ func sameDefault(documented, def string) bool {
 type envEntry struct {
 	value     string
 	commented bool
+	comment   string // the comment lines above it, joined by spaces
 }
 
 func readEnvExample(t *testing.T, path string) map[string]envEntry {
@@ -79,11 +80,16 @@ func readEnvExample(t *testing.T, path string) map[string]envEntry {
 	defer f.Close()
 	entries := map[string]envEntry{}
 	previousIsComment := false
+	var comment []string
 	scanner := bufio.NewScanner(f)
 	for n := 1; scanner.Scan(); n++ {
 		line := strings.TrimSpace(scanner.Text())
 		switch {
 		case strings.HasPrefix(line, "#"):
+			if !previousIsComment {
+				comment = comment[:0]
+			}
+			comment = append(comment, strings.TrimSpace(strings.TrimPrefix(line, "#")))
 			previousIsComment = true
 			continue
 		case line == "":
@@ -97,6 +103,9 @@ func readEnvExample(t *testing.T, path string) map[string]envEntry {
 				t.Errorf(".env.example:%d: %s appears twice", n, name)
 			}
 			entries[name] = envEntry{value: value, commented: previousIsComment}
+			if previousIsComment {
+				entries[name] = envEntry{value: value, commented: true, comment: strings.Join(comment, " ")}
+			}
 		}
 		previousIsComment = false
 	}
@@ -104,4 +113,44 @@ func readEnvExample(t *testing.T, path string) map[string]envEntry {
 		t.Fatal(err)
 	}
 	return entries
+}
+
+// TestProductionCapsAreDocumented: each lifetime production caps is
+// documented with the cap production enforces, in .env.example's comment
+// and in README.md's configuration table, in the words of the refusal.
+func TestProductionCapsAreDocumented(t *testing.T) {
+	documented := readEnvExample(t, "../.env.example")
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatalf("read README.md: %v", err)
+	}
+	for name, limit := range map[string]time.Duration{
+		"ACCESS_TOKEN_TTL":       config.MaxProductionAccessTokenTTL,
+		"EXTERNAL_TOKEN_MAX_AGE": config.MaxProductionExternalTokenMaxAge,
+		"SESSION_MAX_AGE":        config.MaxProductionSessionMaxAge,
+	} {
+		_, err := load(with(production(), map[string]string{name: (limit + time.Second).String()}))
+		problems := problemsOf(t, err)
+		if len(problems) != 1 || !strings.HasPrefix(problems[0], name+": must be ") {
+			t.Errorf("%s over its cap: problems %q, want one naming it", name, problems)
+			continue
+		}
+		want := strings.TrimPrefix(problems[0], name+": must be ")
+		if !strings.Contains(documented[name].comment, want) {
+			t.Errorf(".env.example's comment on %s does not say %q: %q", name, want, documented[name].comment)
+		}
+		if row := readmeRow(string(readme), name); !strings.Contains(strings.ReplaceAll(row, "`", ""), want) {
+			t.Errorf("README.md's row for %s does not say %q: %q", name, want, row)
+		}
+	}
+}
+
+// readmeRow returns the configuration table's row for name, or "".
+func readmeRow(readme, name string) string {
+	for line := range strings.Lines(readme) {
+		if strings.HasPrefix(line, "| `"+name+"` |") {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
 }

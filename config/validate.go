@@ -185,9 +185,7 @@ func (c Config) validateProduction() []string {
 		// another application would be accepted here.
 		problems = append(problems, "BETTER_AUTH_URL: required in production when AUTH_JWKS_URL is set (JWKS tokens' iss and aud are checked against it)")
 	}
-	if c.AccessTokenTTL > MaxProductionAccessTokenTTL {
-		problems = append(problems, fmt.Sprintf("ACCESS_TOKEN_TTL: must be at most %s in production", formatHours(MaxProductionAccessTokenTTL)))
-	}
+	problems = append(problems, c.validateProductionLifetimes()...)
 	if len(c.CORSOrigins) == 0 {
 		problems = append(problems, "CORS_ORIGINS: required in production (the frontend's https:// origins, comma-separated)")
 	}
@@ -231,12 +229,49 @@ func (c Config) validateProductionSecrets() []string {
 	return problems
 }
 
-// MaxProductionAccessTokenTTL is the longest access token lifetime
-// production accepts: an access token cannot be recalled once issued, so
-// a long one is a long window for a stolen token.
-const MaxProductionAccessTokenTTL = time.Hour
+// The longest lifetimes production accepts. A stolen token or session
+// works until it ends or its user revokes it, which a user who does not
+// know of the theft never does: a long lifetime is a long window.
+const (
+	// MaxProductionAccessTokenTTL bounds this API's access tokens, which
+	// nothing but a revocation by their user recalls.
+	MaxProductionAccessTokenTTL = time.Hour
+	// MaxProductionExternalTokenMaxAge bounds a frontend token's exp - iat
+	// (Better Auth's JWT plugin issues 15-minute tokens).
+	MaxProductionExternalTokenMaxAge = 7 * 24 * time.Hour
+	// MaxProductionSessionMaxAge bounds a login session, however often it
+	// is refreshed.
+	MaxProductionSessionMaxAge = 365 * 24 * time.Hour
+)
 
-func formatHours(d time.Duration) string { return strings.TrimSuffix(d.String(), "0m0s") }
+// validateProductionLifetimes checks the lifetimes production caps.
+func (c Config) validateProductionLifetimes() []string {
+	var problems []string
+	for _, lifetime := range []struct {
+		name       string
+		value, max time.Duration
+	}{
+		{"ACCESS_TOKEN_TTL", c.AccessTokenTTL, MaxProductionAccessTokenTTL},
+		{"EXTERNAL_TOKEN_MAX_AGE", c.ExternalTokenMaxAge, MaxProductionExternalTokenMaxAge},
+		{"SESSION_MAX_AGE", c.SessionMaxAge, MaxProductionSessionMaxAge},
+	} {
+		if lifetime.value > lifetime.max {
+			problems = append(problems, fmt.Sprintf("%s: must be at most %s in production", lifetime.name, formatLifetime(lifetime.max)))
+		}
+	}
+	return problems
+}
+
+// formatLifetime writes d as the variables are written ("1h", "168h"),
+// with the days of a lifetime counted in days ("168h (7 days)").
+func formatLifetime(d time.Duration) string {
+	const day = 24 * time.Hour
+	hours := strings.TrimSuffix(d.String(), "0m0s")
+	if d >= 2*day && d%day == 0 {
+		return fmt.Sprintf("%s (%d days)", hours, d/day)
+	}
+	return hours
+}
 
 // minSecretDistinct is the fewest different characters a production secret
 // may have: a random 32-character hex or base64 string has about 14 to 25,

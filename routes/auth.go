@@ -173,6 +173,8 @@ func (h authHandlers) validateRegistration(req *registerRequest) error {
 	var fields []models.FieldError
 	if models.HasInvisibleRunes(req.Email) {
 		fields = append(fields, models.FieldError{Field: "email", Message: "must not contain invisible characters"})
+	} else if problem := models.EmailLookAlikeProblem(req.Email); problem != "" {
+		fields = append(fields, models.FieldError{Field: "email", Message: problem})
 	}
 	if problem := passwordProblem(req.Password); problem != "" {
 		fields = append(fields, models.FieldError{Field: "password", Message: problem})
@@ -398,7 +400,7 @@ func (h authHandlers) changePassword(c *fiber.Ctx) error {
 		return err
 	}
 	h.Revocations.Forget(user.ID)
-	waitForNextSecond(ctx)
+	waitPastCutoff(user.ID)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -424,21 +426,23 @@ func (h authHandlers) logoutAll(c *fiber.Ctx) error {
 		return err
 	}
 	h.Revocations.Forget(caller.UserID)
-	waitForNextSecond(c.UserContext())
+	waitPastCutoff(caller.UserID)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// waitForNextSecond delays the answer to a revocation until the clock
-// has passed into the next whole second. A token's iat has whole seconds,
-// so tokens issued in the revocation's second are refused with the
-// others; waiting makes the client's next login fall after it.
-func waitForNextSecond(ctx context.Context) {
-	now := time.Now()
-	next := now.Truncate(time.Second).Add(time.Second)
-	select {
-	case <-ctx.Done():
-	case <-time.After(next.Sub(now)):
-	}
+// waitPastCutoff delays the answer to a revocation of userID's tokens
+// until the clock has passed into the whole second after the last iat the
+// new cutoff refuses: the next second for this API's own accounts,
+// models.TokenClockSkew later for an external user, whose frontend's
+// tokens get that leeway (see models.TokenCutoff). A token's iat has whole
+// seconds, so tokens issued in that second are refused with the others;
+// waiting makes the client's next login, or the frontend's next token,
+// fall after it. The wait is bounded by that leeway and a second, and is
+// no database work, so the request's database deadline does not cut it
+// short (it would answer before a new token works).
+func waitPastCutoff(userID string) {
+	refusedThrough := models.TokenCutoff{UserID: userID, NotBefore: time.Now()}.RefusedThrough()
+	time.Sleep(time.Until(refusedThrough.Truncate(time.Second).Add(time.Second)))
 }
 
 // localCaller is the caller of a route only local accounts may use; an
