@@ -91,8 +91,11 @@ type tokenClaims struct {
 	ExpiresAt *strictDate `json:"exp,omitempty"`
 	NotBefore *strictDate `json:"nbf,omitempty"`
 	IssuedAt  *strictDate `json:"iat,omitempty"`
-	Email     string      `json:"email,omitempty"`
-	Name      string      `json:"name,omitempty"`
+	// AuthTime is when the session of one of this API's tokens began (see
+	// AccessTokens.SignSession); the frontend's tokens' is ignored.
+	AuthTime *strictDate `json:"auth_time,omitempty"`
+	Email    string      `json:"email,omitempty"`
+	Name     string      `json:"name,omitempty"`
 
 	kind tokenKind // set by the key function: who verified the token
 }
@@ -119,6 +122,23 @@ func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) {
 }
 func (c *tokenClaims) GetNotBefore() (*jwt.NumericDate, error) { return c.NotBefore.numeric(), nil }
 func (c *tokenClaims) GetIssuedAt() (*jwt.NumericDate, error)  { return c.IssuedAt.numeric(), nil }
+
+// revocationTime is what a token cutoff is compared with: for this API's
+// own tokens the start of their session (auth_time), so that every token
+// of a session begun before a revocation is refused, whenever it was
+// issued; for the frontend's tokens, and own tokens issued before
+// auth_time was added, iat (nil without one).
+func (c *tokenClaims) revocationTime() *time.Time {
+	at := c.IssuedAt
+	if c.kind == kindOwn && c.AuthTime != nil {
+		at = c.AuthTime
+	}
+	if at == nil {
+		return nil
+	}
+	t := at.Time
+	return &t
+}
 
 func (c *tokenClaims) Validate() error {
 	if c.ExpiresAt == nil {
@@ -300,7 +320,7 @@ func (g guard) success(c *fiber.Ctx) error {
 		caller.Provider = models.ProviderExternal
 		caller.UserID = models.ExternalUserID(g.frontendIssuer(claims), claims.Subject)
 	}
-	if err := g.checkNotRevoked(c, caller.UserID, claims.IssuedAt.numeric()); err != nil {
+	if err := g.checkNotRevoked(c, caller.UserID, claims.revocationTime()); err != nil {
 		return err
 	}
 	c.Locals(callerKey, caller)
@@ -324,20 +344,17 @@ func (g guard) checkExternalLifetime(claims *tokenClaims) error {
 }
 
 // checkNotRevoked refuses a verified token that its user's cutoff has
-// revoked since it was issued. The cutoff comes from an in-process cache;
-// an error reading it (the database is down on a cache miss) fails the
-// request rather than letting the token through.
-func (g guard) checkNotRevoked(c *fiber.Ctx, userID string, issuedAt *jwt.NumericDate) error {
+// revoked since it was issued (since its session began, for this API's
+// own: see tokenClaims.revocationTime). The cutoff comes from an
+// in-process cache; an error reading it (the database is down on a cache
+// miss) fails the request rather than letting the token through.
+func (g guard) checkNotRevoked(c *fiber.Ctx, userID string, issued *time.Time) error {
 	if g.cfg.Revocations == nil {
 		return nil
 	}
 	cutoff, err := g.cfg.Revocations.Cutoff(c.UserContext(), userID)
 	if err != nil {
 		return err
-	}
-	var issued *time.Time
-	if issuedAt != nil {
-		issued = &issuedAt.Time
 	}
 	if cutoff.Refuses(issued) {
 		return unauthorized("invalid_token", "the token has been revoked")
@@ -386,9 +403,11 @@ func CallerFrom(c *fiber.Ctx) (models.Caller, bool) {
 	return caller, ok
 }
 
-// TokenLifetime returns when the request's verified token was issued (nil
-// without iat) and when it expires. ok is false on unguarded routes. A
-// long-lived answer (the change feed) ends when its token expires.
+// TokenLifetime returns the instant token cutoffs are compared with for
+// the request's verified token (when its session began, for this API's
+// own tokens; else its iat; nil without either) and when it expires. ok is
+// false on unguarded routes. A long-lived answer (the change feed) ends
+// when its token expires, or when a cutoff refuses that instant.
 func TokenLifetime(c *fiber.Ctx) (issuedAt *time.Time, expiresAt time.Time, ok bool) {
 	token, _ := c.Locals(tokenKey).(*jwt.Token)
 	if token == nil {
@@ -398,9 +417,5 @@ func TokenLifetime(c *fiber.Ctx) (issuedAt *time.Time, expiresAt time.Time, ok b
 	if !ok || claims.ExpiresAt == nil {
 		return nil, time.Time{}, false
 	}
-	if claims.IssuedAt != nil {
-		issued := claims.IssuedAt.Time
-		issuedAt = &issued
-	}
-	return issuedAt, claims.ExpiresAt.Time, true
+	return claims.revocationTime(), claims.ExpiresAt.Time, true
 }

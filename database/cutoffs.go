@@ -79,6 +79,22 @@ func writeCutoff(tx *gorm.DB, userID string, accountDeleted bool) error {
 	}).Create(&row).Error
 }
 
+// settleCutoff moves userID's cutoff, which a transaction has just
+// committed, to now: past that commit. The cutoff's instant is taken inside
+// its transaction, so it precedes the commit, and a login that read the
+// account in between (the old password still in place, the old sessions
+// still live) began after it: its session would outlive the revocation.
+// Once settled, every session begun on what the revocation replaced began
+// before the cutoff (a login's start is taken before it reads the
+// account), and the tokens the revocation's own UPDATE could not see (in
+// flight as it ran) are refused from now on, wherever they are presented.
+func settleCutoff(ctx context.Context, db *gorm.DB, userID string) error {
+	now := storeTime()
+	err := db.WithContext(ctx).Exec("UPDATE token_cutoffs SET not_before = ?, changed_at = ? WHERE user_id = ? AND not_before < ?",
+		now, now, userID, now).Error
+	return classify(err)
+}
+
 func (r tokenCutoffRow) cutoff() models.TokenCutoff {
 	return models.TokenCutoff{UserID: r.UserID, NotBefore: r.NotBefore.UTC(), AccountDeleted: r.AccountDeleted}
 }

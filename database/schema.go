@@ -30,9 +30,13 @@ type refreshTokenRow struct {
 	// SessionEndsAt is when the family ends, SESSION_MAX_AGE after its
 	// login; no token of the family expires later. Null on older rows.
 	SessionEndsAt *time.Time
-	UsedAt        *time.Time // set when rotated: presenting it again is reuse
-	RevokedAt     *time.Time // set by logout or by reuse detection
-	CreatedAt     time.Time  `gorm:"not null"`
+	// SessionStartedAt is when the family's login began, to the second
+	// (models.SessionStart): a token cutoff at or after it ends the
+	// family. Null on older rows, which count from their created_at.
+	SessionStartedAt *time.Time
+	UsedAt           *time.Time // set when rotated: presenting it again is reuse
+	RevokedAt        *time.Time // set by logout or by reuse detection
+	CreatedAt        time.Time  `gorm:"not null"`
 }
 
 func (refreshTokenRow) TableName() string { return "refresh_tokens" }

@@ -37,23 +37,65 @@ func errInvalidRefreshToken() error {
 	return models.Errorf(models.CodeUnauthorized, "the refresh token is invalid, expired or revoked")
 }
 
+// errSessionRevoked refuses to issue a token of a session that a token
+// cutoff ended while it was being begun or refreshed.
+func errSessionRevoked() error {
+	return models.Errorf(models.CodeUnauthorized, "this sign-in began before the account's sessions were revoked: sign in again")
+}
+
+// sessionCutOff is SQL that is true when the token cutoff of userID ends a
+// session begun at start (both SQL expressions): the account is deleted, or
+// its tokens were revoked at or after that second. Issuing a token and
+// spending one both test it in the statement that writes, so neither gets
+// past a revocation committed before that statement began; and a token
+// inserted while the revocation ran, which its UPDATE could not see to
+// revoke, fails the same test when it is presented.
+func sessionCutOff(userID, start string) string {
+	return "EXISTS (SELECT 1 FROM token_cutoffs c WHERE c.user_id = " + userID +
+		" AND (c.account_deleted OR c.not_before >= " + start + "))"
+}
+
+// rowSessionStart is, in SQL, when the session of a refresh_tokens row
+// began; rows older than the column count from their own creation.
+const rowSessionStart = "COALESCE(refresh_tokens.session_started_at, refresh_tokens.created_at)"
+
+// spendLiveSQL spends the live token of a hash (arguments: now, the hash,
+// now): unspent, unrevoked, unexpired, and its session not cut off.
+var spendLiveSQL = "UPDATE refresh_tokens SET used_at = ?" +
+	" WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?" +
+	" AND NOT " + sessionCutOff("refresh_tokens.user_id", rowSessionStart)
+
+// insertTokenSQL writes a token's row unless the user's cutoff ends its
+// session (arguments: the row's columns, then the user id and the session
+// start again); it writes no row when it refuses.
+var insertTokenSQL = "INSERT INTO refresh_tokens" +
+	" (id, user_id, family_id, token_hash, expires_at, session_ends_at, session_started_at, created_at)" +
+	" SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT " + sessionCutOff("?", "?")
+
+// insertArgs are the arguments of insertTokenSQL for row.
+func insertArgs(row refreshTokenRow) []any {
+	return []any{row.ID, row.UserID, row.FamilyID, row.TokenHash, row.ExpiresAt, row.SessionEndsAt, row.SessionStartedAt, row.CreatedAt,
+		row.UserID, row.SessionStartedAt}
+}
+
 // rotation is what presenting a refresh token turned out to be.
 type rotation int
 
 const (
 	rotationDone     rotation = iota // the token was live: it is spent now and a new one issued
-	rotationRefused                  // no such token, or expired
+	rotationRefused                  // no such token, expired, or its session cut off
 	rotationReplayed                 // spent or revoked already: the family is now revoked
 )
 
-// rotate spends the token of this hash and returns its successor in the same family. The
-// spend is one UPDATE guarded by "used_at IS NULL AND revoked_at IS NULL":
-// of two concurrent rotations of one token only the one whose UPDATE
-// changed the row wins; the other sees a spent token. Presenting a spent or
-// revoked token revokes its whole family (someone holds a copy), and
-// both cases answer unauthorized; except that a token spent less than the
-// reuse interval ago gets another successor (the loser of two tabs'
-// simultaneous refreshes), and nothing is revoked.
+// rotate spends the token of this hash and returns its successor in the
+// same family. The spend is one UPDATE guarded by "used_at IS NULL AND
+// revoked_at IS NULL" and by the user's token cutoff (spendLiveSQL): of two
+// concurrent rotations of one token only the one whose UPDATE changed the
+// row wins; the other sees a spent token. Presenting a spent or revoked token revokes its whole family
+// (someone holds a copy), and both cases answer unauthorized; except that
+// a token spent less than the reuse interval ago gets another successor
+// (the loser of two tabs' simultaneous refreshes), and nothing is revoked.
+// A token whose session a cutoff ended is refused and revokes nothing.
 //
 // The UPDATE is the transaction's first statement on purpose: it takes the
 // write lock before anything is read. A deferred SQLite transaction that
@@ -64,9 +106,7 @@ func (s *tokenStore) rotate(ctx context.Context, hash string) (models.RefreshTok
 	outcome := rotationRefused
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		now := storeTime()
-		spent := tx.Model(&refreshTokenRow{}).
-			Where("token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?", hash, now).
-			Update("used_at", now)
+		spent := tx.Exec(spendLiveSQL, now, hash, now)
 		if spent.Error != nil {
 			return spent.Error
 		}
@@ -80,9 +120,13 @@ func (s *tokenStore) rotate(ctx context.Context, hash string) (models.RefreshTok
 		}
 		switch {
 		case spent.RowsAffected == 1, s.withinReuseInterval(row, now):
-			outcome = rotationDone
-			next, err = s.insert(tx, row.UserID, row.FamilyID, now, s.sessionEnd(row, now))
+			next, err = s.insert(tx, row.UserID, row.FamilyID, now, sessionStartOf(row), s.sessionEnd(row, now))
+			if err == nil {
+				outcome = rotationDone
+			}
 			return err
+		case row.UsedAt == nil && row.RevokedAt == nil:
+			return nil // live but not spent: expired, or its session cut off
 		case !row.ExpiresAt.After(now):
 			return nil // expired: refused, but not a sign of theft
 		default:
@@ -90,7 +134,7 @@ func (s *tokenStore) rotate(ctx context.Context, hash string) (models.RefreshTok
 			return revokeFamily(tx, row.FamilyID, now)
 		}
 	})
-	if err != nil {
+	if err != nil && models.ErrorCode(err) != models.CodeUnauthorized {
 		return models.RefreshToken{}, classify(err)
 	}
 	if outcome != rotationDone {
@@ -118,11 +162,16 @@ func (s *tokenStore) Revoke(ctx context.Context, token string) error {
 
 // RevokeAll logs userID out everywhere: in one transaction every refresh
 // token family of the user is revoked and its access tokens issued up to
-// now are refused.
+// now are refused; then the cutoff is settled past that commit (see
+// settleCutoff), so that no session begun before it survives.
 func (s *tokenStore) RevokeAll(ctx context.Context, userID string) error {
-	return classify(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return revokeEverything(tx, userID)
-	}))
+	})
+	if err != nil {
+		return classify(err)
+	}
+	return settleCutoff(ctx, s.db, userID)
 }
 
 // revokeEverything revokes, inside tx, all of userID's refresh tokens and
@@ -140,6 +189,15 @@ func revokeFamily(tx *gorm.DB, familyID string, now time.Time) error {
 	return tx.Model(&refreshTokenRow{}).Where("family_id = ? AND revoked_at IS NULL", familyID).Update("revoked_at", now).Error
 }
 
+// sessionStartOf is when the family of row began; rows older than that
+// record count from their own creation.
+func sessionStartOf(row refreshTokenRow) time.Time {
+	if row.SessionStartedAt != nil {
+		return *row.SessionStartedAt
+	}
+	return row.CreatedAt
+}
+
 // sessionEnd is when the family of row ends. Families begun before session
 // ends were recorded count from their first rotation since.
 func (s *tokenStore) sessionEnd(row refreshTokenRow, now time.Time) time.Time {
@@ -149,22 +207,40 @@ func (s *tokenStore) sessionEnd(row refreshTokenRow, now time.Time) time.Time {
 	return now.Add(s.maxAge)
 }
 
-// insert stores a new token of familyID; it expires after the store's ttl
-// or at sessionEnd, whichever is first.
-func (s *tokenStore) insert(tx *gorm.DB, userID, familyID string, now, sessionEnd time.Time) (models.RefreshToken, error) {
-	row, token, err := s.newToken(userID, familyID, now, sessionEnd)
+// insert stores a new token of familyID, of the session begun at
+// sessionStart, unless the user's token cutoff ends that session
+// (errSessionRevoked); it expires after the store's ttl or at sessionEnd,
+// whichever is first.
+func (s *tokenStore) insert(tx *gorm.DB, userID, familyID string, now, sessionStart, sessionEnd time.Time) (models.RefreshToken, error) {
+	row, token, err := s.newToken(userID, familyID, now, sessionStart, sessionEnd)
 	if err != nil {
 		return models.RefreshToken{}, err
 	}
-	if err := tx.Create(&row).Error; err != nil {
+	res := tx.Exec(insertTokenSQL, insertArgs(row)...)
+	if err := issued(res); err != nil {
 		return models.RefreshToken{}, err
 	}
 	return token, nil
 }
 
-// newToken makes a new random token of familyID and the row that stores
-// it, not yet written.
-func (s *tokenStore) newToken(userID, familyID string, now, sessionEnd time.Time) (refreshTokenRow, models.RefreshToken, error) {
+// issued tells what writing a token row with insertTokenSQL came to: no
+// row is a session the cutoff ended, and so is a user the row cannot
+// refer to any more (the account was deleted meanwhile).
+func issued(res *gorm.DB) error {
+	switch {
+	case res.Error != nil && isForeignKeyViolation(res.Error):
+		return errSessionRevoked()
+	case res.Error != nil:
+		return res.Error
+	case res.RowsAffected == 0:
+		return errSessionRevoked()
+	}
+	return nil
+}
+
+// newToken makes a new random token of familyID, of the session begun at
+// sessionStart, and the row that stores it, not yet written.
+func (s *tokenStore) newToken(userID, familyID string, now, sessionStart, sessionEnd time.Time) (refreshTokenRow, models.RefreshToken, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return refreshTokenRow{}, models.RefreshToken{}, err
@@ -174,11 +250,14 @@ func (s *tokenStore) newToken(userID, familyID string, now, sessionEnd time.Time
 		return refreshTokenRow{}, models.RefreshToken{}, err
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw)
+	sessionStart = sessionStart.UTC()
 	row := refreshTokenRow{
 		ID: id.String(), UserID: userID, FamilyID: familyID, TokenHash: hashRefreshToken(token),
-		ExpiresAt: earliest(now.Add(s.ttl), sessionEnd), SessionEndsAt: &sessionEnd, CreatedAt: now,
+		ExpiresAt: earliest(now.Add(s.ttl), sessionEnd), SessionEndsAt: &sessionEnd, SessionStartedAt: &sessionStart, CreatedAt: now,
 	}
-	return row, models.RefreshToken{Token: token, UserID: userID, FamilyID: familyID, ExpiresAt: row.ExpiresAt}, nil
+	return row, models.RefreshToken{
+		Token: token, UserID: userID, FamilyID: familyID, ExpiresAt: row.ExpiresAt, SessionStartedAt: sessionStart,
+	}, nil
 }
 
 func earliest(a, b time.Time) time.Time {

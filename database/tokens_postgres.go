@@ -31,27 +31,30 @@ func (s *PostgresTokens) WithReuseInterval(interval time.Duration) *PostgresToke
 	return &c
 }
 
-// Issue creates the first token of a new family, for a login, and sweeps
-// the user's expired tokens, so the table stays bounded: one statement,
-// since the sweep and the insert touch different rows.
-func (s *PostgresTokens) Issue(ctx context.Context, userID string) (models.RefreshToken, error) {
+// Issue creates the first token of a new family, for a login that began
+// at sessionStart (before it read the account it checked), and sweeps the
+// user's expired tokens, so the table stays bounded: one statement, since
+// the sweep and the insert touch different rows. The insert refuses
+// (errSessionRevoked) when the user's token cutoff is at or after the
+// session's start: the login checked a password, or an account, that a
+// revocation has replaced since.
+func (s *PostgresTokens) Issue(ctx context.Context, userID string, sessionStart time.Time) (models.RefreshToken, error) {
 	family, err := uuid.NewV7()
 	if err != nil {
 		return models.RefreshToken{}, classify(err)
 	}
 	now := storeTime()
-	row, issued, err := s.newToken(userID, family.String(), now, now.Add(s.maxAge))
+	start := models.SessionStart(sessionStart)
+	row, issuedToken, err := s.newToken(userID, family.String(), now, start, start.Add(s.maxAge))
 	if err != nil {
 		return models.RefreshToken{}, classify(err)
 	}
-	err = s.db.WithContext(ctx).Exec(`WITH swept AS (DELETE FROM refresh_tokens WHERE user_id = ? AND expires_at < ?)
-		INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, session_ends_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, userID, now,
-		row.ID, row.UserID, row.FamilyID, row.TokenHash, row.ExpiresAt, row.SessionEndsAt, row.CreatedAt).Error
-	if err != nil {
+	res := s.db.WithContext(ctx).Exec(`WITH swept AS (DELETE FROM refresh_tokens WHERE user_id = ? AND expires_at < ?) `+
+		insertTokenSQL, append([]any{userID, now}, insertArgs(row)...)...)
+	if err := issued(res); err != nil {
 		return models.RefreshToken{}, classify(err)
 	}
-	return issued, nil
+	return issuedToken, nil
 }
 
 // Rotate spends token and returns its successor in the same family. A live
@@ -69,21 +72,21 @@ func (s *PostgresTokens) Rotate(ctx context.Context, token string) (models.Refre
 
 // rotateLive rotates a live token on PostgreSQL in one statement, so one
 // round trip and no transaction: the UPDATE spends it (guarded as in
-// Rotate) and the INSERT writes its successor from the row spent. It
-// reports false, writing nothing, when the token was not live.
+// spendLiveSQL, the user's token cutoff included) and the INSERT writes
+// its successor, of the same session, from the row spent. It reports
+// false, writing nothing, when the token was not live or its session is
+// cut off.
 func (s *PostgresTokens) rotateLive(ctx context.Context, hash string) (models.RefreshToken, bool, error) {
 	now := storeTime()
-	row, next, err := s.newToken("", "", now, now.Add(s.maxAge))
+	row, next, err := s.newToken("", "", now, now, now.Add(s.maxAge))
 	if err != nil {
 		return models.RefreshToken{}, false, err
 	}
-	rows, err := s.db.WithContext(ctx).Raw(`WITH spent AS (
-			UPDATE refresh_tokens SET used_at = ?
-			WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?
-			RETURNING user_id, family_id, COALESCE(session_ends_at, ?) AS ends)
-		INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, session_ends_at, created_at)
-		SELECT ?, user_id, family_id, ?, LEAST(CAST(? AS timestamptz), ends), ends, ? FROM spent
-		RETURNING user_id, family_id, expires_at`,
+	rows, err := s.db.WithContext(ctx).Raw(`WITH spent AS (`+spendLiveSQL+`
+			RETURNING user_id, family_id, COALESCE(session_ends_at, ?) AS ends, `+rowSessionStart+` AS started)
+		INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, session_ends_at, session_started_at, created_at)
+		SELECT ?, user_id, family_id, ?, LEAST(CAST(? AS timestamptz), ends), ends, started, ? FROM spent
+		RETURNING user_id, family_id, expires_at, session_started_at`,
 		now, hash, now, now.Add(s.maxAge), row.ID, row.TokenHash, now.Add(s.ttl), now).Rows()
 	if err != nil {
 		return models.RefreshToken{}, false, err
@@ -92,9 +95,9 @@ func (s *PostgresTokens) rotateLive(ctx context.Context, hash string) (models.Re
 	if !rows.Next() {
 		return models.RefreshToken{}, false, rows.Err()
 	}
-	if err := rows.Scan(&next.UserID, &next.FamilyID, &next.ExpiresAt); err != nil {
+	if err := rows.Scan(&next.UserID, &next.FamilyID, &next.ExpiresAt, &next.SessionStartedAt); err != nil {
 		return models.RefreshToken{}, false, err
 	}
-	next.ExpiresAt = next.ExpiresAt.UTC()
+	next.ExpiresAt, next.SessionStartedAt = next.ExpiresAt.UTC(), next.SessionStartedAt.UTC()
 	return next, true, rows.Close()
 }

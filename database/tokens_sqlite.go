@@ -28,15 +28,19 @@ func (s *SQLiteTokens) WithReuseInterval(interval time.Duration) *SQLiteTokens {
 	return &c
 }
 
-// Issue creates the first token of a new family, for a login, and sweeps
-// the user's expired tokens, so the table stays bounded.
-func (s *SQLiteTokens) Issue(ctx context.Context, userID string) (models.RefreshToken, error) {
+// Issue creates the first token of a new family, for a login that began
+// at sessionStart, and sweeps the user's expired tokens, so the table
+// stays bounded. The insert refuses (errSessionRevoked) when the user's
+// token cutoff is at or after the session's start (see
+// PostgresTokens.Issue).
+func (s *SQLiteTokens) Issue(ctx context.Context, userID string, sessionStart time.Time) (models.RefreshToken, error) {
 	family, err := uuid.NewV7()
 	if err != nil {
 		return models.RefreshToken{}, classify(err)
 	}
 	now := storeTime()
-	row, issued, err := s.newToken(userID, family.String(), now, now.Add(s.maxAge))
+	start := models.SessionStart(sessionStart)
+	row, issuedToken, err := s.newToken(userID, family.String(), now, start, start.Add(s.maxAge))
 	if err != nil {
 		return models.RefreshToken{}, classify(err)
 	}
@@ -44,12 +48,12 @@ func (s *SQLiteTokens) Issue(ctx context.Context, userID string) (models.Refresh
 		if err := tx.Where("user_id = ? AND expires_at < ?", userID, now).Delete(&refreshTokenRow{}).Error; err != nil {
 			return err
 		}
-		return tx.Create(&row).Error
+		return issued(tx.Exec(insertTokenSQL, insertArgs(row)...))
 	})
 	if err != nil {
 		return models.RefreshToken{}, classify(err)
 	}
-	return issued, nil
+	return issuedToken, nil
 }
 
 // Rotate spends token and returns its successor in the same family (see

@@ -20,7 +20,7 @@ func TestTokensRotation(t *testing.T) {
 		tokens := newTokens(gdb, time.Hour, 24*time.Hour)
 		ctx := context.Background()
 
-		first, err := tokens.Issue(ctx, user.ID)
+		first, err := tokens.Issue(ctx, user.ID, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +49,7 @@ func TestTokensRotation(t *testing.T) {
 		requireCodeOf(t, err, models.CodeUnauthorized)
 
 		// Another login's family is not touched by that replay.
-		other, err := tokens.Issue(ctx, user.ID)
+		other, err := tokens.Issue(ctx, user.ID, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func TestTokensRevoke(t *testing.T) {
 		user := createUser(t, database.NewUsers(gdb), "leaving@example.com", "a password")
 		tokens := newTokens(gdb, time.Hour, 24*time.Hour)
 		ctx := context.Background()
-		issued, err := tokens.Issue(ctx, user.ID)
+		issued, err := tokens.Issue(ctx, user.ID, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +90,7 @@ func TestTokensExpire(t *testing.T) {
 		gdb := openAuthDB(t, db)
 		user := createUser(t, database.NewUsers(gdb), "expiring@example.com", "a password")
 		ctx := context.Background()
-		expired, err := newTokens(gdb, -time.Minute, 24*time.Hour).Issue(ctx, user.ID)
+		expired, err := newTokens(gdb, -time.Minute, 24*time.Hour).Issue(ctx, user.ID, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +99,7 @@ func TestTokensExpire(t *testing.T) {
 		requireCodeOf(t, err, models.CodeUnauthorized)
 
 		// A new login sweeps the user's expired tokens.
-		if _, err := tokens.Issue(ctx, user.ID); err != nil {
+		if _, err := tokens.Issue(ctx, user.ID, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		var n int64
@@ -121,7 +121,7 @@ func TestTokensConcurrentRotation(t *testing.T) {
 		user := createUser(t, database.NewUsers(gdb), "racing@example.com", "a password")
 		tokens := newTokens(gdb, time.Hour, 24*time.Hour)
 		ctx := context.Background()
-		issued, err := tokens.Issue(ctx, user.ID)
+		issued, err := tokens.Issue(ctx, user.ID, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +162,7 @@ func TestTokensSessionMaxAge(t *testing.T) {
 		tokens := newTokens(gdb, time.Hour, maxAge)
 		ctx := context.Background()
 		loggedIn := time.Now()
-		issued, err := tokens.Issue(ctx, user.ID)
+		issued, err := tokens.Issue(ctx, user.ID, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,5 +179,65 @@ func TestTokensSessionMaxAge(t *testing.T) {
 		time.Sleep(time.Until(loggedIn.Add(maxAge + 100*time.Millisecond)))
 		_, err = tokens.Rotate(ctx, current.Token)
 		requireCodeOf(t, err, models.CodeUnauthorized)
+	})
+}
+
+// TestTokensCutoffEndsSessions: a token cutoff ends every session begun at
+// or before its second, in the statement that would issue or rotate, even
+// for tokens its own revocation did not mark (they were being inserted as
+// it ran); sessions begun after it are untouched.
+func TestTokensCutoffEndsSessions(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		gdb := openAuthDB(t, db)
+		user := createUser(t, database.NewUsers(gdb), "cut-off@example.com", "a password")
+		tokens := newTokens(gdb, time.Hour, 24*time.Hour)
+		ctx := context.Background()
+		began := time.Now().Add(-2 * time.Second)
+		issued, err := tokens.Issue(ctx, user.ID, began)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := began.UTC().Truncate(time.Second); !issued.SessionStartedAt.Equal(want) {
+			t.Fatalf("session started at %v, want %v (the login's start, to the second)", issued.SessionStartedAt, want)
+		}
+		current, err := tokens.Rotate(ctx, issued.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !current.SessionStartedAt.Equal(issued.SessionStartedAt) {
+			t.Fatalf("the successor's session started at %v, want the family's %v", current.SessionStartedAt, issued.SessionStartedAt)
+		}
+		if err := tokens.RevokeAll(ctx, user.ID); err != nil {
+			t.Fatal(err)
+		}
+		// As if the revocation had not seen the family's rows.
+		if err := gdb.Exec("UPDATE refresh_tokens SET revoked_at = NULL WHERE user_id = ?", user.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		_, err = tokens.Rotate(ctx, current.Token)
+		requireCodeOf(t, err, models.CodeUnauthorized)
+		var spent int64
+		if err := gdb.Raw("SELECT COUNT(*) FROM refresh_tokens WHERE user_id = ? AND used_at IS NOT NULL", user.ID).Scan(&spent).Error; err != nil {
+			t.Fatal(err)
+		}
+		if spent != 1 {
+			t.Fatalf("%d spent tokens, want 1: a refused rotation spends nothing", spent)
+		}
+
+		var cutoff time.Time
+		if err := gdb.Raw("SELECT not_before FROM token_cutoffs WHERE user_id = ?", user.ID).Row().Scan(&cutoff); err != nil {
+			t.Fatal(err)
+		}
+		for _, start := range []time.Time{began, cutoff, cutoff.Truncate(time.Second)} {
+			_, err = tokens.Issue(ctx, user.ID, start)
+			requireCodeOf(t, err, models.CodeUnauthorized)
+		}
+		after, err := tokens.Issue(ctx, user.ID, cutoff.Truncate(time.Second).Add(time.Second))
+		if err != nil {
+			t.Fatalf("a login begun in the second after the cutoff: %v", err)
+		}
+		if _, err := tokens.Rotate(ctx, after.Token); err != nil {
+			t.Fatalf("rotating a session begun after the cutoff: %v", err)
+		}
 	})
 }

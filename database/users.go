@@ -139,7 +139,9 @@ func (s *Users) Rename(ctx context.Context, id string, name *string) (models.Use
 // ChangePassword replaces the password of account id when current is its
 // password (else the unauthorized error of a failed login). In the same
 // transaction it revokes every refresh token family of the account and
-// refuses its access tokens issued up to now.
+// refuses its access tokens issued up to now; then it settles the cutoff
+// past that commit (see settleCutoff), so that no session begun with the
+// old password survives, not even one whose login was checking it then.
 func (s *Users) ChangePassword(ctx context.Context, id, current, next string) error {
 	var row userRow
 	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
@@ -167,7 +169,10 @@ func (s *Users) ChangePassword(ctx context.Context, id, current, next string) er
 		}
 		return revokeEverything(tx, id)
 	})
-	return classify(err)
+	if err != nil {
+		return classify(err)
+	}
+	return settleCutoff(ctx, s.db, id)
 }
 
 // DeleteData deletes the tasks and tags of userID (an external user, who

@@ -151,7 +151,7 @@ func TestUsersDeleteAccount(t *testing.T) {
 		gone := createUser(t, users, "gone@example.com", "a password")
 		kept := createUser(t, users, "kept@example.com", "a password")
 		for _, id := range []string{gone.ID, kept.ID} {
-			if _, err := tokens.Issue(ctx, id); err != nil {
+			if _, err := tokens.Issue(ctx, id, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -28,13 +28,23 @@ type Registration struct {
 
 // RefreshToken is a newly issued refresh token. Token is the opaque value
 // the client receives, once; only its SHA-256 is stored. Tokens issued from
-// one login share a family.
+// one login share a family. SessionStartedAt is when that login began, to
+// the second (see SessionStart): a token cutoff at or after it ends the
+// session, and the access tokens issued with the family's tokens carry it.
 type RefreshToken struct {
-	Token     string
-	UserID    string
-	FamilyID  string
-	ExpiresAt time.Time
+	Token            string
+	UserID           string
+	FamilyID         string
+	ExpiresAt        time.Time
+	SessionStartedAt time.Time
 }
+
+// SessionStart is the start of a session begun at t, as sessions and
+// cutoffs are compared: to the whole second, in UTC, the precision of a
+// token's time claims. A cutoff in the same second as a login's start ends
+// that session (see TokenCutoff.Refuses); the answer to a revocation waits
+// for the next second, so a login after it is not caught.
+func SessionStart(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 
 // NormalizeEmail is the one form an email is stored and looked up in:
 // trimmed, lower-cased and in Unicode NFKC, so addresses that differ only

@@ -39,20 +39,24 @@ type UserStore interface {
 	DeleteData(ctx context.Context, userID string) error
 }
 
-// RefreshTokenStore issues, rotates and revokes refresh tokens. Rotate
-// fails with an unauthorized error for an unknown, expired, spent or
-// revoked token. RevokeAll logs a user out everywhere: every refresh
-// token family revoked, every access token issued up to now refused.
+// RefreshTokenStore issues, rotates and revokes refresh tokens. Issue
+// starts the family of a login that began at sessionStart, and fails with
+// an unauthorized error when a revocation of the user's tokens has come
+// since. Rotate fails with an unauthorized error for an unknown, expired,
+// spent or revoked token, or one of a session a revocation ended.
+// RevokeAll logs a user out everywhere: every refresh token family
+// revoked, every access token issued up to now refused.
 type RefreshTokenStore interface {
-	Issue(ctx context.Context, userID string) (models.RefreshToken, error)
+	Issue(ctx context.Context, userID string, sessionStart time.Time) (models.RefreshToken, error)
 	Rotate(ctx context.Context, token string) (models.RefreshToken, error)
 	Revoke(ctx context.Context, token string) error
 	RevokeAll(ctx context.Context, userID string) error
 }
 
-// AccessTokenSigner mints this API's access tokens.
+// AccessTokenSigner mints this API's access tokens, each carrying when
+// its session began.
 type AccessTokenSigner interface {
-	Sign(userID string) (string, error)
+	SignSession(userID string, sessionStart time.Time) (string, error)
 	Lifetime() time.Duration
 }
 
@@ -151,6 +155,7 @@ type meResponse struct {
 }
 
 func (h authHandlers) register(c *fiber.Ctx) error {
+	started := time.Now()
 	var req registerRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
@@ -164,7 +169,7 @@ func (h authHandlers) register(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.respondWithTokens(c, fiber.StatusCreated, user)
+	return h.respondWithTokens(c, fiber.StatusCreated, user, started)
 }
 
 // validateRegistration reports every invalid field at once. The password
@@ -194,7 +199,11 @@ func passwordProblem(password string) string {
 	return ""
 }
 
+// login begins a session. Its start is taken before the password is
+// checked: a revocation committed after the check read the account (a
+// password change, a logout everywhere) ends this session too.
 func (h authHandlers) login(c *fiber.Ctx) error {
+	started := time.Now()
 	var req loginRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
@@ -211,7 +220,7 @@ func (h authHandlers) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.respondWithTokens(c, fiber.StatusOK, user)
+	return h.respondWithTokens(c, fiber.StatusOK, user, started)
 }
 
 // throttledPasswordCheck runs check, which judges a password of email,
@@ -253,7 +262,7 @@ func (h authHandlers) refresh(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.respondWithPair(c, fiber.StatusOK, user, next.Token)
+	return h.respondWithPair(c, fiber.StatusOK, user, next)
 }
 
 func (h authHandlers) logout(c *fiber.Ctx) error {
@@ -458,18 +467,19 @@ func localCaller(c *fiber.Ctx, message string) (models.Caller, error) {
 	return caller, nil
 }
 
-// respondWithTokens starts a new login for user: a new refresh token
-// family and an access token.
-func (h authHandlers) respondWithTokens(c *fiber.Ctx, status int, user models.User) error {
-	refresh, err := h.Tokens.Issue(c.UserContext(), user.ID)
+// respondWithTokens starts a new session for user, begun at started: a
+// new refresh token family and an access token.
+func (h authHandlers) respondWithTokens(c *fiber.Ctx, status int, user models.User, started time.Time) error {
+	refresh, err := h.Tokens.Issue(c.UserContext(), user.ID, started)
 	if err != nil {
 		return err
 	}
-	return h.respondWithPair(c, status, user, refresh.Token)
+	return h.respondWithPair(c, status, user, refresh)
 }
 
-func (h authHandlers) respondWithPair(c *fiber.Ctx, status int, user models.User, refreshToken string) error {
-	access, err := h.AccessTokens.Sign(user.ID)
+// respondWithPair answers refresh and an access token of its session.
+func (h authHandlers) respondWithPair(c *fiber.Ctx, status int, user models.User, refresh models.RefreshToken) error {
+	access, err := h.AccessTokens.SignSession(user.ID, refresh.SessionStartedAt)
 	if err != nil {
 		return err
 	}
@@ -478,7 +488,7 @@ func (h authHandlers) respondWithPair(c *fiber.Ctx, status int, user models.User
 	return c.Status(status).JSON(tokenPairResponse{
 		User:         userResponse{ID: user.ID, Email: user.Email, Name: user.Name, CreatedAt: user.CreatedAt},
 		AccessToken:  access,
-		RefreshToken: refreshToken,
+		RefreshToken: refresh.Token,
 		TokenType:    "bearer",
 		ExpiresIn:    int64(h.AccessTokens.Lifetime() / time.Second),
 	})

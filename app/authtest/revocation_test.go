@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
 	"taskflow/app/apptest"
@@ -162,6 +163,33 @@ func TestExternalTokensAreRevoked(t *testing.T) {
 		fresh := apptest.SignHS256(t, apptest.BetterAuthSecret, frontendClaims(sub))
 		requireGuardedCallsWork(t, first, fresh)
 		requireGuardedCallsWork(t, second, fresh)
+	})
+}
+
+// TestAccessTokensCarryTheirSession: this API's access tokens carry when
+// their session began (auth_time), and a cutoff refuses every token of a
+// session begun before it, however late the token was issued: a refresh
+// in flight as a logout-all committed mints one after it.
+func TestAccessTokensCarryTheirSession(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		s := apptest.Start(t, db, highLimit)
+		api := newAuthAPI(t, s)
+		session := api.register(t, "auth-time-"+randomSuffix(t)+"@example.com", "correct horse battery")
+		claims := jwt.MapClaims{}
+		if _, _, err := jwt.NewParser().ParseUnverified(session.AccessToken, claims); err != nil {
+			t.Fatal(err)
+		}
+		authTime, _ := claims["auth_time"].(float64)
+		if iat, _ := claims["iat"].(float64); authTime == 0 || authTime > iat {
+			t.Fatalf("auth_time %v, iat %v: want the session's start, at or before iat", claims["auth_time"], claims["iat"])
+		}
+		began := time.Unix(int64(authTime), 0)
+
+		apptest.RequireStatus(t, api.do(t, apptest.Request{Method: "POST", Path: "/api/v1/auth/logout-all", Token: session.AccessToken}), 204)
+		issuedNow := ownClaims(session.User.ID)
+		apptest.RequireStatus(t, api.me(t, apptest.SignHS256(t, apptest.JWTSecret, issuedNow)), 200)
+		issuedNow["auth_time"] = began.Unix()
+		requireInvalidToken(t, api.me(t, apptest.SignHS256(t, apptest.JWTSecret, issuedNow)))
 	})
 }
 
