@@ -64,17 +64,24 @@ func (s *Cutoffs) ChangedSince(ctx context.Context, since time.Time) ([]models.T
 }
 
 // writeCutoff records, inside tx, that userID's tokens issued up to now
-// (or, for a deleted account, all of them) are refused from now on. A
-// deletion is never undone by a later cutoff of the same id.
+// are refused from now on, and whether that is because the account is
+// deleted (see models.TokenCutoff). A local account's deletion is never
+// undone by a later cutoff of the same id; an external user's cutoff
+// says what its latest one was, since the same user may come back with
+// the frontend's next token and later log out everywhere.
 func writeCutoff(tx *gorm.DB, userID string, accountDeleted bool) error {
 	now := storeTime()
 	row := tokenCutoffRow{UserID: userID, NotBefore: now, AccountDeleted: accountDeleted, ChangedAt: now}
+	deleted := any(gorm.Expr("token_cutoffs.account_deleted OR ?", accountDeleted))
+	if models.IsExternalUserID(userID) {
+		deleted = accountDeleted
+	}
 	return tx.Clauses(clause.OnConflict{
 		Columns: []clause.Column{{Name: "user_id"}},
 		DoUpdates: clause.Set{
 			{Column: clause.Column{Name: "not_before"}, Value: now},
 			{Column: clause.Column{Name: "changed_at"}, Value: now},
-			{Column: clause.Column{Name: "account_deleted"}, Value: gorm.Expr("token_cutoffs.account_deleted OR ?", accountDeleted)},
+			{Column: clause.Column{Name: "account_deleted"}, Value: deleted},
 		},
 	}).Create(&row).Error
 }

@@ -192,6 +192,18 @@ func (s *Events) Prune(ctx context.Context, keepSince time.Time) (int64, error) 
 	return res.RowsAffected, nil
 }
 
+// eraseFeed deletes, inside tx, what userID's change feed keeps: its
+// events, whose data holds the user's tasks and tags as they were, and its
+// tickets. It is part of deleting an account. The user's counter row
+// stays, so that event ids never go back (a resume from an id of before
+// gets reset).
+func eraseFeed(tx *gorm.DB, userID string) error {
+	if err := tx.Exec("DELETE FROM events WHERE user_id = ?", userID).Error; err != nil {
+		return err
+	}
+	return tx.Exec("DELETE FROM event_tickets WHERE user_id = ?", userID).Error
+}
+
 func hashTicket(ticket string) string {
 	sum := sha256.Sum256([]byte(ticket))
 	return hex.EncodeToString(sum[:])

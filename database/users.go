@@ -99,9 +99,10 @@ func (s *Users) Get(ctx context.Context, id string) (models.User, error) {
 	return row.user(), nil
 }
 
-// DeleteAccount deletes a local account with everything it owns (tasks,
-// tags, their links, refresh tokens) in one transaction. No such account
-// is not found, and then nothing changes.
+// DeleteAccount deletes a local account with everything kept about it
+// (tasks, tags, their links, refresh tokens, the change feed's events and
+// tickets, idempotency answers) and refuses all its tokens, in one
+// transaction. No such account is not found, and then nothing changes.
 func (s *Users) DeleteAccount(ctx context.Context, id string) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Where("id = ?", id).Delete(&userRow{})
@@ -175,21 +176,27 @@ func (s *Users) ChangePassword(ctx context.Context, id, current, next string) er
 	return settleCutoff(ctx, s.db, id)
 }
 
-// DeleteData deletes the tasks and tags of userID (an external user, who
-// has no account here) in one transaction. Its tokens stay valid: there
-// is no account to lose, and the frontend owns its sessions (logout-all
-// ends them here).
+// DeleteData deletes the account of userID, an external user (whose
+// sessions belong to the frontend, which keeps no account here): everything
+// kept about it, as DeleteAccount does, and, in the same transaction, a
+// cutoff that records the deletion and refuses the user's tokens issued up
+// to now. A token the frontend issues afterwards is a new, empty account of
+// the same user.
 func (s *Users) DeleteData(ctx context.Context, userID string) error {
 	return classify(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := writeCutoff(tx, userID, true); err != nil {
+			return err
+		}
 		return deleteOwnedData(tx, userID)
 	}))
 }
 
-// deleteOwnedData deletes userID's task-tag links, tasks, tags and
-// idempotency keys (their stored answers hold task and tag data), and sets
-// the user's task and tag counts to zero. The counts go first: that locks
-// the user's counter row, so a create running beside it either committed
-// before (and its row is deleted here) or waits for this transaction and
+// deleteOwnedData deletes userID's task-tag links, tasks, tags,
+// idempotency keys (their stored answers hold task and tag data) and the
+// change feed's events and tickets (eraseFeed), and sets the user's task
+// and tag counts to zero. The counts go first: that locks the user's
+// counter row, so a create running beside it either committed before (and
+// its rows and event are deleted here) or waits for this transaction and
 // counts from zero. The links go explicitly, rather than trusting ON
 // DELETE CASCADE to be enabled on every connection.
 func deleteOwnedData(tx *gorm.DB, userID string) error {
@@ -207,7 +214,10 @@ func deleteOwnedData(tx *gorm.DB, userID string) error {
 	if err := tx.Where("user_id = ?", userID).Delete(&tagRow{}).Error; err != nil {
 		return err
 	}
-	return tx.Where("user_id = ?", userID).Delete(&idempotencyKeyRow{}).Error
+	if err := tx.Where("user_id = ?", userID).Delete(&idempotencyKeyRow{}).Error; err != nil {
+		return err
+	}
+	return eraseFeed(tx, userID)
 }
 
 func (r userRow) user() models.User {

@@ -10,8 +10,11 @@ const TokenClockSkew = 5 * time.Second
 
 // TokenCutoff is when a user's access tokens stopped being honoured:
 // tokens issued at or before NotBefore are refused (to the second, the
-// precision of a token's iat), and all of them once the account is
-// deleted. The zero value refuses nothing.
+// precision of a token's iat). AccountDeleted says the cutoff is the
+// account's deletion: a local account's tokens are then all refused (its
+// id is never used again), while an external user's next token from the
+// frontend, issued after the cutoff, is a new and empty account of the
+// same user. The zero value refuses nothing.
 //
 // An external user's tokens are stamped by the frontend's clock, which the
 // guard lets run up to TokenClockSkew ahead, so their cutoff refuses every
@@ -51,7 +54,7 @@ func (c TokenCutoff) RefusedThrough() time.Time {
 // carries no iat) is no longer honoured. A token without iat cannot be
 // placed after a cutoff, so any cutoff refuses it.
 func (c TokenCutoff) Refuses(issuedAt *time.Time) bool {
-	if c.AccountDeleted {
+	if c.AccountDeleted && !IsExternalUserID(c.UserID) {
 		return true
 	}
 	if c.NotBefore.IsZero() {

@@ -28,7 +28,10 @@ const maxNameRunes = 100
 
 // UserStore keeps local accounts. Authenticate fails with an unauthorized
 // error, the same for an unknown email and a wrong password; Get,
-// DeleteAccount fail with not found for an unknown id.
+// DeleteAccount fail with not found for an unknown id. DeleteAccount and
+// DeleteData (an external user's account, which has no row here) erase
+// everything kept about the account and refuse its tokens, in one
+// transaction.
 type UserStore interface {
 	Create(ctx context.Context, reg models.Registration) (models.User, error)
 	Authenticate(ctx context.Context, email, password string) (models.User, error)
@@ -306,8 +309,10 @@ func (h authHandlers) me(c *fiber.Ctx) error {
 	})
 }
 
-// deleteMe deletes a local caller's account with all it owns, or an
-// external caller's tasks and tags.
+// deleteMe deletes the caller's account with everything kept about it, and
+// revokes its tokens. An external caller's answer waits until the
+// frontend's next token is honoured (see waitPastCutoff): that token is a
+// new, empty account of the same user.
 func (h authHandlers) deleteMe(c *fiber.Ctx) error {
 	caller, err := authCaller(c)
 	if err != nil {
@@ -325,6 +330,9 @@ func (h authHandlers) deleteMe(c *fiber.Ctx) error {
 		return err
 	}
 	h.Revocations.Forget(caller.UserID)
+	if caller.Provider == models.ProviderExternal {
+		waitPastCutoff(caller.UserID)
+	}
 	return c.SendStatus(fiber.StatusNoContent)
 }
 

@@ -318,7 +318,8 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 }
 
 // TestExternalCaller checks me and delete for a frontend user, who has no
-// account here.
+// account here: deleting erases its data and revokes its tokens, and the
+// frontend's next token is a new, empty account.
 func TestExternalCaller(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		s := apptest.Start(t, db, highLimit)
@@ -354,6 +355,7 @@ func TestExternalCaller(t *testing.T) {
 		if rows := ownedRows(t, s, theirs); rows["tasks"] != 2 || rows["tags"] != 2 || rows["task_tags"] != 2 {
 			t.Errorf("the other external user's rows changed: %v", rows)
 		}
-		apptest.RequireStatus(t, api.me(t, bare), 200) // no account to lose
+		requireInvalidToken(t, api.me(t, bare)) // its account is gone
+		apptest.RequireStatus(t, api.me(t, apptest.SignHS256(t, apptest.BetterAuthSecret, frontendClaims("ba_user_2"))), 200)
 	})
 }

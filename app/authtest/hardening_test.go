@@ -48,8 +48,11 @@ func TestFrontendTokenCannotReachALocalAccount(t *testing.T) {
 			if id := me.Map(t)["id"]; id == f.localUserID {
 				t.Fatalf("%s token is the local account (id %v)", name, id)
 			}
-			apptest.RequireStatus(t, f.api.do(t, apptest.Request{Method: "DELETE", Path: "/api/v1/auth/me", Token: token}), 204)
 		}
+		// Both tokens are one external user's: deleting its account
+		// revokes the other token with it.
+		apptest.RequireStatus(t, f.api.do(t, apptest.Request{Method: "DELETE", Path: "/api/v1/auth/me", Token: impostors["shared secret"]}), 204)
+		requireInvalidToken(t, f.api.do(t, apptest.Request{Method: "DELETE", Path: "/api/v1/auth/me", Token: impostors["JWKS"]}))
 		if n := count(t, f.s, "SELECT COUNT(*) FROM tasks WHERE user_id = ?", f.localUserID); n != 1 {
 			t.Fatalf("the local account has %d tasks after the impostors' calls, want 1", n)
 		}
