@@ -19,12 +19,16 @@ type userRow struct {
 func (userRow) TableName() string { return "users" }
 
 // refreshTokenRow stores a refresh token by its SHA-256 only. Tokens of one
-// login share a family, so reuse of a spent token can revoke them all.
+// login share a family, so reuse of a spent token can revoke them all. A
+// family with a revoked token is revoked as a whole (logout and reuse
+// detection revoke every row of it), so issuing from a token checks that
+// no token of its family is revoked; the partial index on family_id
+// serves that check.
 type refreshTokenRow struct {
 	ID        string    `gorm:"primaryKey;size:36"`
 	UserID    string    `gorm:"size:36;not null;index"`
 	User      *userRow  `gorm:"foreignKey:UserID;constraint:OnDelete:CASCADE"`
-	FamilyID  string    `gorm:"size:36;not null;index"`
+	FamilyID  string    `gorm:"size:36;not null;index;index:idx_refresh_tokens_revoked_family,where:revoked_at IS NOT NULL"`
 	TokenHash string    `gorm:"size:64;not null;uniqueIndex"`
 	ExpiresAt time.Time `gorm:"not null"`
 	// SessionEndsAt is when the family ends, SESSION_MAX_AGE after its
@@ -35,8 +39,11 @@ type refreshTokenRow struct {
 	// family. Null on older rows, which count from their created_at.
 	SessionStartedAt *time.Time
 	UsedAt           *time.Time // set when rotated: presenting it again is reuse
-	RevokedAt        *time.Time // set by logout or by reuse detection
-	CreatedAt        time.Time  `gorm:"not null"`
+	// ReusedAt is set when the token, spent, got its one sibling (the
+	// other tab): presenting it once more is theft.
+	ReusedAt  *time.Time
+	RevokedAt *time.Time // set by logout or by reuse detection
+	CreatedAt time.Time  `gorm:"not null"`
 }
 
 func (refreshTokenRow) TableName() string { return "refresh_tokens" }

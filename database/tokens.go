@@ -59,11 +59,28 @@ func sessionCutOff(userID, start string) string {
 // began; rows older than the column count from their own creation.
 const rowSessionStart = "COALESCE(refresh_tokens.session_started_at, refresh_tokens.created_at)"
 
+// familyRevoked is SQL that is true when a token of the family of a
+// refresh_tokens row is revoked, and so the whole family. A revocation
+// marks the rows it sees; one inserted beside it (a successor or a sibling
+// being issued as reuse was detected) is ended by this test when it is
+// presented.
+const familyRevoked = "EXISTS (SELECT 1 FROM refresh_tokens f WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL)"
+
 // spendLiveSQL spends the live token of a hash (arguments: now, the hash,
-// now): unspent, unrevoked, unexpired, and its session not cut off.
+// now): unspent, unrevoked, unexpired, its family not revoked and its
+// session not cut off.
 var spendLiveSQL = "UPDATE refresh_tokens SET used_at = ?" +
 	" WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?" +
+	" AND NOT " + familyRevoked +
 	" AND NOT " + sessionCutOff("refresh_tokens.user_id", rowSessionStart)
+
+// claimSiblingSQL records that a spent token (arguments: now, its id) gets
+// its one sibling, if no other presentation has claimed it and its family
+// is not revoked. Of concurrent presentations, one changes the row; the
+// others see it claimed (PostgreSQL re-checks the row once the winner
+// commits; SQLite runs one writer at a time) and are theft.
+const claimSiblingSQL = "UPDATE refresh_tokens SET reused_at = ?" +
+	" WHERE id = ? AND reused_at IS NULL AND revoked_at IS NULL AND NOT " + familyRevoked
 
 // insertTokenSQL writes a token's row unless the user's cutoff ends its
 // session (arguments: the row's columns, then the user id and the session
@@ -83,19 +100,21 @@ type rotation int
 
 const (
 	rotationDone     rotation = iota // the token was live: it is spent now and a new one issued
-	rotationRefused                  // no such token, expired, or its session cut off
+	rotationRefused                  // no such token, expired, its family revoked or its session cut off
 	rotationReplayed                 // spent or revoked already: the family is now revoked
 )
 
 // rotate spends the token of this hash and returns its successor in the
 // same family. The spend is one UPDATE guarded by "used_at IS NULL AND
-// revoked_at IS NULL" and by the user's token cutoff (spendLiveSQL): of two
-// concurrent rotations of one token only the one whose UPDATE changed the
-// row wins; the other sees a spent token. Presenting a spent or revoked token revokes its whole family
-// (someone holds a copy), and both cases answer unauthorized; except that
-// a token spent less than the reuse interval ago gets another successor
-// (the loser of two tabs' simultaneous refreshes), and nothing is revoked.
-// A token whose session a cutoff ended is refused and revokes nothing.
+// revoked_at IS NULL", by its family and by the user's token cutoff
+// (spendLiveSQL): of two concurrent rotations of one token only the one
+// whose UPDATE changed the row wins; the other sees a spent token.
+// Presenting a spent or revoked token revokes its whole family (someone
+// holds a copy), and both cases answer unauthorized; except that a token
+// spent less than the reuse interval ago gets one sibling, once (the
+// loser of two tabs' simultaneous refreshes), and nothing is revoked: a
+// presentation after that one is theft. A token whose session a cutoff
+// ended, or whose family is revoked, is refused and revokes nothing more.
 //
 // The UPDATE is the transaction's first statement on purpose: it takes the
 // write lock before anything is read. A deferred SQLite transaction that
@@ -119,14 +138,22 @@ func (s *tokenStore) rotate(ctx context.Context, hash string) (models.RefreshTok
 			return err
 		}
 		switch {
-		case spent.RowsAffected == 1, s.withinReuseInterval(row, now):
-			next, err = s.insert(tx, row.UserID, row.FamilyID, now, sessionStartOf(row), s.sessionEnd(row, now))
-			if err == nil {
-				outcome = rotationDone
-			}
+		case spent.RowsAffected == 1:
+			next, outcome, err = s.issueNext(tx, row, now)
 			return err
+		case s.withinReuseInterval(row, now):
+			claimed := tx.Exec(claimSiblingSQL, now, row.ID)
+			if claimed.Error != nil {
+				return claimed.Error
+			}
+			if claimed.RowsAffected == 1 {
+				next, outcome, err = s.issueNext(tx, row, now)
+				return err
+			}
+			outcome = rotationReplayed // its one sibling is taken: a third presentation
+			return revokeFamily(tx, row.FamilyID, now)
 		case row.UsedAt == nil && row.RevokedAt == nil:
-			return nil // live but not spent: expired, or its session cut off
+			return nil // live but not spent: expired, its family revoked, or its session cut off
 		case !row.ExpiresAt.After(now):
 			return nil // expired: refused, but not a sign of theft
 		default:
@@ -143,11 +170,21 @@ func (s *tokenStore) rotate(ctx context.Context, hash string) (models.RefreshTok
 	return next, nil
 }
 
+// issueNext issues, inside tx, the next token of row's family and
+// session: the successor of a token just spent, or its sibling.
+func (s *tokenStore) issueNext(tx *gorm.DB, row refreshTokenRow, now time.Time) (models.RefreshToken, rotation, error) {
+	next, err := s.insert(tx, row.UserID, row.FamilyID, now, sessionStartOf(row), s.sessionEnd(row, now))
+	if err != nil {
+		return models.RefreshToken{}, rotationRefused, err
+	}
+	return next, rotationDone, nil
+}
+
 // withinReuseInterval reports whether row, spent by its rotation but not
-// revoked or expired, is presented again soon enough to be the session's
-// other tab rather than a stolen copy.
+// revoked or expired, and with no sibling yet, is presented again soon
+// enough to be the session's other tab rather than a stolen copy.
 func (s *tokenStore) withinReuseInterval(row refreshTokenRow, now time.Time) bool {
-	return s.reuseInterval > 0 && row.UsedAt != nil && row.RevokedAt == nil &&
+	return s.reuseInterval > 0 && row.UsedAt != nil && row.ReusedAt == nil && row.RevokedAt == nil &&
 		row.ExpiresAt.After(now) && now.Sub(*row.UsedAt) <= s.reuseInterval
 }
 

@@ -241,3 +241,33 @@ func TestTokensCutoffEndsSessions(t *testing.T) {
 		}
 	})
 }
+
+// TestTokensRevokedFamilyRefusesLateRows: a family with a revoked token is
+// revoked as a whole, so a token of it that the revocation did not mark
+// (it was being inserted as the revocation ran) is refused, and does not
+// count as a replay.
+func TestTokensRevokedFamilyRefusesLateRows(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		gdb := openAuthDB(t, db)
+		user := createUser(t, database.NewUsers(gdb), "late-row@example.com", "a password")
+		tokens := newTokens(gdb, time.Hour, 24*time.Hour)
+		ctx := context.Background()
+		issued, err := tokens.Issue(ctx, user.ID, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		current, err := tokens.Rotate(ctx, issued.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tokens.Revoke(ctx, current.Token); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte(current.Token))
+		if err := gdb.Exec("UPDATE refresh_tokens SET revoked_at = NULL WHERE token_hash = ?", hex.EncodeToString(sum[:])).Error; err != nil {
+			t.Fatal(err)
+		}
+		_, err = tokens.Rotate(ctx, current.Token)
+		requireCodeOf(t, err, models.CodeUnauthorized)
+	})
+}

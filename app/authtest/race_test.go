@@ -49,6 +49,22 @@ type answer struct {
 // rawPost sends a JSON POST from any goroutine (apptest.Do may only be
 // called from the test's own), with an optional bearer token.
 func rawPost(baseURL, path, token string, body any) answer {
+	headers := map[string]string{}
+	if token != "" {
+		headers["Authorization"] = "Bearer " + token
+	}
+	return rawPostWith(baseURL, path, headers, body)
+}
+
+// rawPostFrom is rawPost from the client address ip, as a trusted proxy
+// reports it (X-Real-IP).
+func rawPostFrom(baseURL, path, ip string, body any) answer {
+	return rawPostWith(baseURL, path, map[string]string{"X-Real-IP": ip}, body)
+}
+
+// rawPostWith is rawPost with the given request headers. A request that
+// gets no answer comes back with status 0.
+func rawPostWith(baseURL, path string, headers map[string]string, body any) answer {
 	var payload io.Reader
 	if body != nil {
 		encoded, _ := json.Marshal(body)
@@ -59,8 +75,8 @@ func rawPost(baseURL, path, token string, body any) answer {
 		return answer{}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
