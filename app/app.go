@@ -149,11 +149,19 @@ func mountAPI(app *fiber.App, api fiber.Router, d Deps) {
 	// models.Keyed); a replay is one lookup.
 	idempotent := routes.Idempotent(database.NewIdempotencyKeys(d.DB, models.IdempotencyKeyTTL))
 	tasks, tags := stores.Tasks, stores.Tags
-	// Lists line up for the pool's connections in order (see
-	// middleware.DatabaseQueue).
-	listQueue := middleware.DatabaseQueue(d.Config.DBMaxOpenConns, d.Metrics)
-	routes.Tasks(api.Group("/tasks", guard, idempotent), tasks, validate, listQueue)
+	// Lists line up for the pool's connections, each user in a line of
+	// its own (see middleware.FairShare); searches are counted per user.
+	listLine := middleware.FairShare(middleware.FairShareConfig{
+		Slots: d.Config.DBMaxOpenConns, Wait: d.Config.DBUserQueueTimeout, UserOf: callerOf, Observer: d.Metrics,
+		Refused: func() { d.Metrics.RateLimited(userShareLimit) },
+	})
+	searches := middleware.UserRateLimit(searchLimit, d.Config.SearchRateLimit, searchRateWindow, rateLimitStorage(d),
+		d.Metrics.RateLimited, callerOf, routes.IsSearch, searchRefusalPause)
+	routes.Tasks(api.Group("/tasks", guard, idempotent), tasks, validate, searches, listLine)
 	routes.Tags(api.Group("/tags", guard, idempotent), tags, validate)
+	routes.Projects(api.Group("/projects", guard, idempotent), stores.Projects, validate)
+	routes.Sync(api.Group("/sync", guard, listLine), stores.Sync)
+	routes.Batch(api.Group("/batch", guard, listLine, idempotent), routes.BatchDeps{Store: stores.Batch, Validate: validate, Problem: problemRenderer(d.Logger)})
 	routes.Events(api.Group("/events"), routes.EventsDeps{
 		Hub: d.Events, Store: database.NewEvents(d.DB), Guard: guard,
 		Stream: realtime.StreamConfig{
@@ -161,6 +169,25 @@ func mountAPI(app *fiber.App, api fiber.Router, d Deps) {
 			Ping: d.Config.EventsPingInterval, WriteTimeout: d.Config.WriteTimeout, QueryTimeout: d.Config.DBQueryTimeout,
 		},
 	})
+}
+
+// Names of the limits in taskflow_rate_limited_total; the window of
+// SEARCH_RATE_LIMIT, and how long a search it refuses waits for its 429.
+const (
+	userShareLimit     = "user_share"
+	searchLimit        = "search"
+	searchRateWindow   = time.Minute
+	searchRefusalPause = time.Second
+)
+
+// callerOf is the user a request is counted for: the caller the guard
+// admitted, or "" before it.
+func callerOf(c *fiber.Ctx) string {
+	caller, ok := auth.CallerFrom(c)
+	if !ok {
+		return ""
+	}
+	return caller.UserID
 }
 
 // revokedBy asks the guard's cache of cutoffs whether a stream's token is

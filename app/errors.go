@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"taskflow/middleware"
 	"taskflow/models"
 )
 
@@ -193,4 +194,28 @@ func setErrorHeaders(c *fiber.Ctx, err error, status int) {
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		setDefault(fiber.HeaderRetryAfter, "1")
 	}
+}
+
+// problemRenderer renders the problem document err would get as c's
+// answer, without answering: a batch lists one per command it refused. A
+// 5xx is logged as the error handler logs a failed request's.
+func problemRenderer(log *slog.Logger) func(c *fiber.Ctx, err error) (int, []byte) {
+	return func(c *fiber.Ctx, err error) (int, []byte) {
+		status, body := renderProblem(c, err)
+		if status >= 500 {
+			log.ErrorContext(c.UserContext(), "batch command failed", "request_id", middleware.RequestIDFrom(c),
+				"method", c.Method(), "path", c.Path(), "status", status, "error", err.Error())
+		}
+		return status, body
+	}
+}
+
+func renderProblem(c *fiber.Ctx, err error) (int, []byte) {
+	p := problemFor(err)
+	p.RequestID = middleware.RequestIDFrom(c)
+	body, marshalErr := json.Marshal(p)
+	if marshalErr != nil {
+		return http.StatusInternalServerError, nil
+	}
+	return p.Status, body
 }

@@ -326,5 +326,7 @@ func OpenDatabase(ctx context.Context, cfg config.Config, url string, log *slog.
 // migrateOptions is what the migration's data steps need from cfg: the
 // issuer external users' ids are derived from.
 func migrateOptions(cfg config.Config) database.MigrateOptions {
-	return database.MigrateOptions{ExternalIssuer: cfg.BetterAuthURL}
+	return database.MigrateOptions{ExternalIssuer: cfg.BetterAuthURL, Caps: models.ReplayCaps{
+		Events: cfg.MaxEventsPerUser, Answers: cfg.MaxAnswersPerUser, Tombstones: cfg.MaxTombstonesPerUser,
+	}}
 }

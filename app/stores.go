@@ -14,9 +14,12 @@ import (
 // transactions) behind the interface its routes declare, and no store
 // method asks which engine it runs on.
 type Stores struct {
-	Tasks  routes.TaskStore
-	Tags   routes.TagStore
-	Tokens routes.RefreshTokenStore
+	Tasks    routes.TaskStore
+	Tags     routes.TagStore
+	Projects routes.ProjectStore
+	Tokens   routes.RefreshTokenStore
+	Sync     routes.SyncStore
+	Batch    routes.BatchStore
 }
 
 // NewStores returns the stores over db with cfg's limits. announce is told
@@ -24,15 +27,23 @@ type Stores struct {
 // (PostgreSQL's writes announce themselves by NOTIFY, to every replica).
 func NewStores(db *gorm.DB, cfg config.Config, announce func(userID string)) Stores {
 	if database.IsPostgres(db) {
+		tasks := database.NewPostgresTasks(db, cfg.MaxTasksPerUser)
+		tags := database.NewPostgresTags(db, cfg.MaxTagsPerUser)
+		projects := database.NewPostgresProjects(db, cfg.MaxProjectsPerUser)
 		return Stores{
-			Tasks:  database.NewPostgresTasks(db, cfg.MaxTasksPerUser),
-			Tags:   database.NewPostgresTags(db, cfg.MaxTagsPerUser),
+			Tasks: tasks, Tags: tags, Projects: projects,
 			Tokens: database.NewPostgresTokens(db, cfg.RefreshTokenTTL, cfg.SessionMaxAge).WithReuseInterval(cfg.RefreshReuseInterval),
+			Sync:   database.NewPostgresSync(db),
+			Batch:  database.NewPostgresBatch(db, tasks, tags, projects),
 		}
 	}
+	tasks := database.NewSQLiteTasks(db, cfg.MaxTasksPerUser, announce)
+	tags := database.NewSQLiteTags(db, cfg.MaxTagsPerUser, announce)
+	projects := database.NewSQLiteProjects(db, cfg.MaxProjectsPerUser, announce)
 	return Stores{
-		Tasks:  database.NewSQLiteTasks(db, cfg.MaxTasksPerUser, announce),
-		Tags:   database.NewSQLiteTags(db, cfg.MaxTagsPerUser, announce),
+		Tasks: tasks, Tags: tags, Projects: projects,
 		Tokens: database.NewSQLiteTokens(db, cfg.RefreshTokenTTL, cfg.SessionMaxAge).WithReuseInterval(cfg.RefreshReuseInterval),
+		Sync:   database.NewSQLiteSync(db),
+		Batch:  database.NewSQLiteBatch(db, tasks, tags, projects),
 	}
 }

@@ -11,6 +11,8 @@
 //	go run ./bench --rtt 20ms          each endpoint's round trips at an injected database RTT
 //	go run ./bench --streams 500       list throughput with no change-feed stream and with 500 idle ones
 //	go run ./bench --streams 500 --baseline-bin OLD   the same, OLD and the working tree alternating
+//	go run ./bench --search            searches of a user with 10,000 long tasks, the search attack, pg_trgm against full text
+//	go run ./bench --search --baseline-bin OLD   the same, with the list of one user alone on OLD too
 //
 // Run it from the repository root; it needs wrk and pgbench (Debian: apt-get
 // install wrk postgresql-contrib) and a PostgreSQL it may create databases on.
@@ -64,6 +66,7 @@ type options struct {
 	RTTRequests int
 	Streams     int
 	BaselineBin string
+	Search      bool
 }
 
 // envFlags collects repeated --server-env KEY=VALUE flags.
@@ -95,13 +98,14 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Out, "out", "bench-results.json", "where to write the results as JSON (empty: nowhere)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "also profile a DEBUG server's CPU under load into this file (go tool pprof FILE)")
 	fs.StringVar(&o.ProfileLoad, "profile-workload", wlList, "the workload --cpuprofile runs")
-	fs.StringVar(&o.Only, "workloads", "", "comma-separated workloads to run (default: all): list, list filter+q, get one, create, create+key, patch, mixed")
+	fs.StringVar(&o.Only, "workloads", "", "comma-separated workloads to run (default: all): list, list one user, list filter+q, get one, create, create+key, patch, mixed")
 	fs.StringVar(&o.ServerBin, "server-bin", "", "measure this server binary instead of building the working tree (to compare two versions)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the benchmark database and work directory, to look into them")
 	fs.DurationVar(&o.RTT, "rtt", 0, "instead of the load runs, time each endpoint sequentially at this added database RTT and at none")
 	fs.IntVar(&o.RTTRequests, "rtt-requests", 20, "requests per endpoint and RTT with --rtt (1 to 200)")
 	fs.IntVar(&o.Streams, "streams", 0, "instead of the load runs, run the list workload with no change-feed stream open and with this many idle ones")
-	fs.StringVar(&o.BaselineBin, "baseline-bin", "", "with --streams, alternate this server binary with the measured one, round by round")
+	fs.StringVar(&o.BaselineBin, "baseline-bin", "", "with --streams or --search, alternate this server binary with the measured one, round by round")
+	fs.BoolVar(&o.Search, "search", false, "instead of the load runs, measure searches of a user with 10,000 long tasks, the search attack, and pg_trgm against full text")
 	fs.Var(o.ServerEnv, "server-env", "KEY=VALUE for the server's environment, e.g. DB_MAX_OPEN_CONNS=8 (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -119,8 +123,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.RTT < 0 || o.RTTRequests < 1 || o.RTTRequests > maxRTTRequests {
 		return o, fmt.Errorf("--rtt must not be negative and --rtt-requests must be from 1 to %d", maxRTTRequests)
 	}
-	if o.Streams < 0 || (o.BaselineBin != "" && o.Streams == 0) {
-		return o, errors.New("--streams must not be negative, and --baseline-bin goes with --streams")
+	if o.Streams < 0 || (o.BaselineBin != "" && o.Streams == 0 && !o.Search) {
+		return o, errors.New("--streams must not be negative, and --baseline-bin goes with --streams or --search")
 	}
 	if o.Rounds < 0 {
 		o.Rounds = 3
@@ -172,6 +176,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if o.Streams > 0 {
 		return b.streamsSuite(ctx, stdout)
+	}
+	if o.Search {
+		return b.searchSuite(ctx, stdout)
 	}
 	if o.Postgres {
 		if err := b.postgresSuite(ctx); err != nil {

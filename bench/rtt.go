@@ -96,7 +96,7 @@ func (b *bench) rttSuite(ctx context.Context, stdout io.Writer) error {
 		proxy.SetRTT(rtt)
 		b.logf("rtt: %d sequential requests per endpoint at an added RTT of %s", b.o.RTTRequests, rtt)
 		if medians[i], err = a.timeCases(cases, b.o.RTTRequests); err != nil {
-			return err
+			return fmt.Errorf("%w; server output:\n%s", err, srv.p.Output())
 		}
 	}
 	printRTTTable(stdout, b.o, cases, medians)
@@ -173,6 +173,7 @@ type rttAccount struct {
 	tagA, tagB string
 	listedTask string
 	made       int
+	batches    int
 }
 
 func newRTTAccount(ctx context.Context, base string) (*rttAccount, error) {
@@ -219,11 +220,11 @@ func (a *rttAccount) cases() []rttCase {
 		}, http.StatusCreated},
 		{"POST /tasks with a key", func() (rttRequest, error) {
 			return authed(http.MethodPost, "/api/v1/tasks", map[string]any{"title": a.nextTitle()},
-				map[string]string{"Idempotency-Key": "rtt-" + a.nextTitle()}), nil
+				map[string]string{"Idempotency-Key": a.nextKey()}), nil
 		}, http.StatusCreated},
 		{"POST /tasks, a key replayed", func() (rttRequest, error) {
 			req := authed(http.MethodPost, "/api/v1/tasks", map[string]any{"title": a.nextTitle()},
-				map[string]string{"Idempotency-Key": "rtt-" + a.nextTitle()})
+				map[string]string{"Idempotency-Key": a.nextKey()})
 			_, err := a.expect(req, http.StatusCreated)
 			return req, err
 		}, http.StatusCreated},
@@ -254,6 +255,11 @@ func (a *rttAccount) cases() []rttCase {
 			id, err := a.newTag()
 			return authed(http.MethodDelete, "/api/v1/tags/"+id, nil, nil), err
 		}, http.StatusNoContent},
+		{"GET /sync", fixed(authed(http.MethodGet, "/api/v1/sync?limit=100", nil, nil)), http.StatusOK},
+		{"POST /batch (100 commands)", func() (rttRequest, error) {
+			a.batches++
+			return authed(http.MethodPost, "/api/v1/batch", map[string]any{"commands": offlineBatch(fmt.Sprintf("rtt%d", a.batches))}, nil), nil
+		}, http.StatusOK},
 		{"POST /auth/login", fixed(rttRequest{Method: http.MethodPost, Path: "/api/v1/auth/login",
 			Body: map[string]any{"email": a.email, "password": a.password}}), http.StatusOK},
 		{"POST /auth/refresh", func() (rttRequest, error) {
@@ -261,6 +267,50 @@ func (a *rttAccount) cases() []rttCase {
 			return rttRequest{Method: http.MethodPost, Path: "/api/v1/auth/refresh", Body: map[string]any{"refresh_token": token}}, err
 		}, http.StatusOK},
 	}
+}
+
+// offlineBatch is the batch of routes/roundtrips_test.go's "POST /batch
+// (100 commands)": 10 projects, 10 tags and 30 tasks made with temp ids,
+// 20 tasks updated and 10 moved, 10 tasks, 5 projects (with their tasks)
+// deleted and 5 recoloured, each of which succeeds. prefix keeps its
+// uuids, temp ids and names apart from another batch's.
+func offlineBatch(prefix string) []map[string]any {
+	var commands []map[string]any
+	add := func(typ, temp string, args map[string]any) {
+		c := map[string]any{"uuid": fmt.Sprintf("%s-%d", prefix, len(commands)), "type": typ, "args": args}
+		if temp != "" {
+			c["temp_id"] = temp
+		}
+		commands = append(commands, c)
+	}
+	temp := func(kind string, i int) string { return fmt.Sprintf("%s-%s%d", prefix, kind, i) }
+	for i := range 10 {
+		add("project.create", temp("p", i), map[string]any{"name": temp("project ", i)})
+		add("tag.create", temp("g", i), map[string]any{"name": temp("tag ", i)})
+	}
+	for i := range 30 {
+		add("task.create", temp("t", i), map[string]any{"title": temp("task ", i), "project_id": temp("p", i%10), "tag_ids": []string{temp("g", i%10)}})
+	}
+	for i := range 20 {
+		add("task.update", "", map[string]any{"id": temp("t", i), "version": 1, "title": temp("renamed ", i), "completed": i%2 == 0})
+	}
+	for i := 20; i < 30; i++ {
+		add("task.move", "", map[string]any{"id": temp("t", i), "project_id": temp("p", (i+1)%5), "after_id": nil})
+	}
+	for i := range 10 {
+		add("task.delete", "", map[string]any{"id": temp("t", i)})
+	}
+	for i := range 5 {
+		add("project.update", "", map[string]any{"id": temp("p", i), "color": "#336699"})
+		add("project.delete", "", map[string]any{"id": temp("p", 5+i)})
+	}
+	return commands
+}
+
+// nextKey is a new Idempotency-Key: visible ASCII, no space.
+func (a *rttAccount) nextKey() string {
+	a.made++
+	return "rtt-" + strconv.Itoa(a.made)
 }
 
 func (a *rttAccount) nextTitle() string {

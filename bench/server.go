@@ -66,6 +66,9 @@ func (e serverEnv) environ(port int) []string {
 		// The schema is migrated before the server starts, as the deploy's
 		// pre-deploy step does; start-up is then the server's own.
 		"AUTO_MIGRATE": "false",
+		// Thousands of searches a second from 51 users (list filter+q) are
+		// what the bench measures, not the per-user search limit.
+		"SEARCH_RATE_LIMIT": "100000000",
 	}
 	for k, v := range e.Extra {
 		vars[k] = v

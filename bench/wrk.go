@@ -33,6 +33,7 @@ type workload struct {
 // Workload names, as the table and the JSON report them.
 const (
 	wlList       = "list"
+	wlListOne    = "list one user"
 	wlListFilter = "list filter+q"
 	wlGet        = "get one"
 	wlCreate     = "create"
@@ -51,6 +52,13 @@ func listRequests(d dataset, tokens map[string]string, query string) []request {
 		out = append(out, request{Method: "GET", Path: "/api/v1/tasks" + query, Token: tokens[u.ID]})
 	}
 	return out
+}
+
+// listOneUserRequests is the list of one user from every connection: a
+// user alone must get the whole server (middleware.FairShare).
+func listOneUserRequests(d dataset, tokens map[string]string) []request {
+	u := d.Users[0]
+	return []request{{Method: "GET", Path: "/api/v1/tasks", Token: tokens[u.ID]}}
 }
 
 func getRequests(d dataset, tokens map[string]string) []request {
@@ -122,6 +130,7 @@ func workloads(d dataset, tokens map[string]string) []workload {
 	patch := patchRequests(d, tokens)
 	return []workload{
 		{Name: wlList, Requests: list},
+		{Name: wlListOne, Requests: listOneUserRequests(d, tokens)},
 		{Name: wlListFilter, Requests: listRequests(d, tokens, filterQuery)},
 		{Name: wlGet, Requests: get},
 		{Name: wlCreate, Requests: create},

@@ -62,6 +62,11 @@ type Task struct {
 	Priority    string     `json:"priority"`
 	DueDate     *time.Time `json:"due_date"`
 	Tags        []Tag      `json:"tags"`
+	// ProjectID is nil for the inbox, ParentID nil at the top level;
+	// Position orders siblings, compared byte by byte.
+	ProjectID   *string    `json:"project_id"`
+	ParentID    *string    `json:"parent_id"`
+	Position    string     `json:"position"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	CompletedAt *time.Time `json:"completed_at"`
@@ -135,4 +140,24 @@ type TagInput struct {
 // TagPatch is the body of PATCH /api/v1/tags/{id}: a nil Name is not sent.
 type TagPatch struct {
 	Name *string `json:"name,omitempty"`
+}
+
+// Project is one project as the API returns it; its counts are read live.
+type Project struct {
+	ID            string    `json:"id"`
+	Name          string    `json:"name"`
+	Color         *string   `json:"color"`
+	Position      string    `json:"position"`
+	Archived      bool      `json:"archived"`
+	TaskCount     int       `json:"task_count"`
+	OpenTaskCount int       `json:"open_task_count"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+	Version       int64     `json:"version"`
+}
+
+// ProjectList is GET /api/v1/projects, in manual order.
+type ProjectList struct {
+	Items []Project `json:"items"`
+	Total int       `json:"total"`
 }

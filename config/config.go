@@ -65,6 +65,10 @@ type Config struct {
 	DBConnMaxIdleTime time.Duration `env:"DB_CONN_MAX_IDLE_TIME" envDefault:"10m"`
 	DBQueryTimeout    time.Duration `env:"DB_QUERY_TIMEOUT" envDefault:"5s"`
 	HealthTimeout     time.Duration `env:"HEALTH_TIMEOUT" envDefault:"2s"`
+	// DBUserQueueTimeout is the longest a request waits in its user's line
+	// for a database connection once that user holds its share of them
+	// (middleware.FairShare); past it, a 429.
+	DBUserQueueTimeout time.Duration `env:"DB_USER_QUEUE_TIMEOUT" envDefault:"1s"`
 	// AutoMigrate runs the schema migration at start-up; turn it off when a
 	// pre-deploy step runs `taskflow migrate`.
 	AutoMigrate bool `env:"AUTO_MIGRATE" envDefault:"true"`
@@ -98,6 +102,9 @@ type Config struct {
 	RedisURL       Secret   `env:"REDIS_URL"`
 	AuthRateLimit  int      `env:"AUTH_RATE_LIMIT" envDefault:"10"`
 	LoginFailLimit int      `env:"LOGIN_FAIL_LIMIT" envDefault:"5"`
+	// SearchRateLimit is how many task lists with q one user may ask for
+	// per minute, across replicas when Redis is set.
+	SearchRateLimit int `env:"SEARCH_RATE_LIMIT" envDefault:"300"`
 
 	BodyLimit       int           `env:"BODY_LIMIT" envDefault:"1048576"`
 	ReadTimeout     time.Duration `env:"READ_TIMEOUT" envDefault:"10s"`
@@ -112,8 +119,16 @@ type Config struct {
 	// unset there, /metrics is not served.
 	MetricsToken Secret `env:"METRICS_TOKEN"`
 
-	MaxTasksPerUser int `env:"MAX_TASKS_PER_USER" envDefault:"10000"`
-	MaxTagsPerUser  int `env:"MAX_TAGS_PER_USER" envDefault:"500"`
+	MaxTasksPerUser    int `env:"MAX_TASKS_PER_USER" envDefault:"10000"`
+	MaxTagsPerUser     int `env:"MAX_TAGS_PER_USER" envDefault:"500"`
+	MaxProjectsPerUser int `env:"MAX_PROJECTS_PER_USER" envDefault:"300"`
+
+	// What the server keeps about one user for replay (see
+	// models.ReplayCaps): events, answers of keys and batch commands,
+	// tombstones.
+	MaxEventsPerUser     int `env:"MAX_EVENTS_PER_USER" envDefault:"1000"`
+	MaxAnswersPerUser    int `env:"MAX_ANSWERS_PER_USER" envDefault:"1000"`
+	MaxTombstonesPerUser int `env:"MAX_TOMBSTONES_PER_USER" envDefault:"10000"`
 
 	// Warnings are notes for the operator found while loading (for example a
 	// secret generated for this process); Load never fails for them.

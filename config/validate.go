@@ -107,12 +107,14 @@ func (c Config) validateLimits() []string {
 		{"DB_MAX_OPEN_CONNS", int64(c.DBMaxOpenConns)},
 		{"DB_QUERY_TIMEOUT", int64(c.DBQueryTimeout)},
 		{"HEALTH_TIMEOUT", int64(c.HealthTimeout)},
+		{"DB_USER_QUEUE_TIMEOUT", int64(c.DBUserQueueTimeout)},
 		{"ACCESS_TOKEN_TTL", int64(c.AccessTokenTTL)},
 		{"REFRESH_TOKEN_TTL", int64(c.RefreshTokenTTL)},
 		{"EXTERNAL_TOKEN_MAX_AGE", int64(c.ExternalTokenMaxAge)},
 		{"SESSION_MAX_AGE", int64(c.SessionMaxAge)},
 		{"AUTH_RATE_LIMIT", int64(c.AuthRateLimit)},
 		{"LOGIN_FAIL_LIMIT", int64(c.LoginFailLimit)},
+		{"SEARCH_RATE_LIMIT", int64(c.SearchRateLimit)},
 		{"BODY_LIMIT", int64(c.BodyLimit)},
 		{"READ_TIMEOUT", int64(c.ReadTimeout)},
 		{"WRITE_TIMEOUT", int64(c.WriteTimeout)},
@@ -120,6 +122,10 @@ func (c Config) validateLimits() []string {
 		{"SHUTDOWN_TIMEOUT", int64(c.ShutdownTimeout)},
 		{"MAX_TASKS_PER_USER", int64(c.MaxTasksPerUser)},
 		{"MAX_TAGS_PER_USER", int64(c.MaxTagsPerUser)},
+		{"MAX_PROJECTS_PER_USER", int64(c.MaxProjectsPerUser)},
+		{"MAX_EVENTS_PER_USER", int64(c.MaxEventsPerUser)},
+		{"MAX_ANSWERS_PER_USER", int64(c.MaxAnswersPerUser)},
+		{"MAX_TOMBSTONES_PER_USER", int64(c.MaxTombstonesPerUser)},
 	}
 	for _, p := range positive {
 		if p.value <= 0 {

@@ -49,6 +49,12 @@ type eventCounterRow struct {
 	Seq    int64  `gorm:"not null"`
 	Tasks  int64  `gorm:"not null;default:0"`
 	Tags   int64  `gorm:"not null;default:0"`
+	// PrunedThrough is the seq of the newest tombstone pruned: a sync from
+	// a cursor before it cannot list every deletion since, and starts over.
+	PrunedThrough int64 `gorm:"not null;default:0"`
+	// Answers counts, roughly, the answers kept for the user: it triggers
+	// the pruning of the oldest past the cap (see capAnswers).
+	Answers int64 `gorm:"not null;default:0"`
 }
 
 func (eventCounterRow) TableName() string { return "event_counters" }
@@ -80,6 +86,15 @@ func tagEventData(t models.Tag) []byte {
 	b := append([]byte(`{"id":`), strconv.Quote(t.ID)...)
 	b = append(b, `,"tag":`...)
 	b = t.AppendJSON(b)
+	return append(b, '}')
+}
+
+// projectEventData is the data of a project.created or project.updated
+// event.
+func projectEventData(p models.Project) []byte {
+	b := append([]byte(`{"id":`), strconv.Quote(p.ID)...)
+	b = append(b, `,"project":`...)
+	b = p.AppendJSON(b)
 	return append(b, '}')
 }
 
@@ -178,8 +193,9 @@ func (s *Events) RedeemTicket(ctx context.Context, ticket string) (models.EventT
 	return t, nil
 }
 
-// Prune deletes the events recorded before keepSince and the tickets that
-// have expired, and returns how many events went.
+// Prune deletes the events recorded before keepSince, the tickets that
+// have expired and the tombstones older than models.TombstoneTTL, and
+// returns how many events and tombstones went.
 func (s *Events) Prune(ctx context.Context, keepSince time.Time) (int64, error) {
 	db := s.db.WithContext(ctx)
 	res := db.Exec(`DELETE FROM events WHERE created_at < ?`, keepSince.UTC())
@@ -189,8 +205,45 @@ func (s *Events) Prune(ctx context.Context, keepSince time.Time) (int64, error) 
 	if err := db.Exec(`DELETE FROM event_tickets WHERE expires_at < ?`, storeTime()).Error; err != nil {
 		return res.RowsAffected, classify(err)
 	}
-	return res.RowsAffected, nil
+	gone, err := pruneTombstones(ctx, s.db, storeTime().Add(-models.TombstoneTTL))
+	return res.RowsAffected + gone, err
 }
+
+// pruneTombstones deletes the tombstones older than before that are also
+// older than every object of their user (see prunableTombstone), first
+// moving each user's PrunedThrough to the newest of theirs it deletes: a
+// sync from a cursor before that starts over, full. The DELETE takes no
+// tombstone past the PrunedThrough the UPDATE set, which holds the
+// users' counter rows: a write that makes more of them prunable
+// meanwhile waits, and they wait for the next prune.
+func pruneTombstones(ctx context.Context, db *gorm.DB, before time.Time) (int64, error) {
+	var gone int64
+	err := inTx(ctx, db, func(tx *Tx) error {
+		err := tx.Exec(`UPDATE event_counters SET pruned_through =
+				(SELECT max(t.seq) FROM tombstones t WHERE t.user_id = event_counters.user_id AND `+prunableTombstone+`)
+			WHERE user_id IN (SELECT t.user_id FROM tombstones t WHERE `+prunableTombstone+`)`, before, before).Error
+		if err != nil {
+			return err
+		}
+		res := tx.Exec(`DELETE FROM tombstones AS t WHERE t.deleted_at < ?
+			AND t.seq <= (SELECT c.pruned_through FROM event_counters c WHERE c.user_id = t.user_id)`, before)
+		gone = res.RowsAffected
+		return res.Error
+	})
+	return gone, classify(err)
+}
+
+// prunableTombstone is SQL saying that tombstone t (its one argument:
+// the time before which deletions may go) is old enough, and older than
+// every task, tag and project of its user. A full copy pages through the
+// user's objects from the oldest change on, each page's cursor the id of
+// its last change: were a deletion newer than one of those objects
+// pruned, such a cursor would be older than the deletion pruned, the page
+// after it a full copy again, and the copy would never end.
+const prunableTombstone = `t.deleted_at < ?
+	AND t.seq < COALESCE((SELECT min(o.seq) FROM tasks o WHERE o.user_id = t.user_id), t.seq + 1)
+	AND t.seq < COALESCE((SELECT min(o.seq) FROM tags o WHERE o.user_id = t.user_id), t.seq + 1)
+	AND t.seq < COALESCE((SELECT min(o.seq) FROM projects o WHERE o.user_id = t.user_id), t.seq + 1)`
 
 // eraseFeed deletes, inside tx, what userID's change feed keeps: its
 // events, whose data holds the user's tasks and tags as they were, and its

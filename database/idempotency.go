@@ -73,21 +73,50 @@ func (s *IdempotencyKeys) Lookup(ctx context.Context, userID, key string) (strin
 // nothing) under userID's key. If another request's answer got there
 // first, that one stays.
 func (s *IdempotencyKeys) Save(ctx context.Context, userID, key, fingerprint string, a models.Answer) error {
-	err := s.db.WithContext(ctx).Exec(`INSERT INTO idempotency_keys
+	db := s.db.WithContext(ctx)
+	res := db.Exec(`INSERT INTO idempotency_keys
 		(user_id, idempotency_key, fingerprint, status, content_type, location, etag, body, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, idempotency_key) DO NOTHING`,
-		userID, key, fingerprint, a.Status, a.ContentType, a.Location, a.ETag, bodyBytes(a.Body), s.now()).Error
-	return classify(err)
+		userID, key, fingerprint, a.Status, a.ContentType, a.Location, a.ETag, bodyBytes(a.Body), s.now())
+	if res.Error != nil || res.RowsAffected == 0 {
+		return classify(res.Error)
+	}
+	return classify(capAnswers(db, userID, 1))
 }
 
-// Prune deletes the keys past their ttl, in batches, and returns how many
-// it deleted. Lookups ignore such keys already; pruning keeps the table
-// to a day of writes.
+// Prune deletes, in batches, the keys past their ttl, the batch
+// commands' results and the temporary ids past models.CommandResultTTL,
+// and returns how many rows it deleted. Lookups ignore such rows already;
+// pruning keeps the tables to their days of writes.
 func (s *IdempotencyKeys) Prune(ctx context.Context) (int64, error) {
+	now := s.now()
+	var total int64
+	for _, p := range []struct {
+		query string
+		args  []any
+	}{
+		{`DELETE FROM idempotency_keys WHERE (user_id, idempotency_key) IN (SELECT user_id, idempotency_key FROM idempotency_keys
+			WHERE created_at <= ? AND idempotency_key NOT LIKE ? LIMIT ?)`, []any{now.Add(-s.ttl), commandKeyPattern, pruneBatch}},
+		{`DELETE FROM idempotency_keys WHERE (user_id, idempotency_key) IN (SELECT user_id, idempotency_key FROM idempotency_keys
+			WHERE created_at <= ? AND idempotency_key LIKE ? LIMIT ?)`, []any{now.Add(-models.CommandResultTTL), commandKeyPattern, pruneBatch}},
+		{`DELETE FROM temp_ids WHERE (user_id, temp_id) IN (SELECT user_id, temp_id FROM temp_ids WHERE created_at <= ? LIMIT ?)`,
+			[]any{now.Add(-models.CommandResultTTL), pruneBatch}},
+	} {
+		n, err := pruneInBatches(s.db.WithContext(ctx), p.query, p.args...)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// pruneInBatches runs a DELETE of at most pruneBatch rows until it deletes
+// fewer.
+func pruneInBatches(db *gorm.DB, query string, args ...any) (int64, error) {
 	var total int64
 	for {
-		res := s.db.WithContext(ctx).Exec(`DELETE FROM idempotency_keys WHERE (user_id, idempotency_key) IN
-			(SELECT user_id, idempotency_key FROM idempotency_keys WHERE created_at <= ? LIMIT ?)`, s.now().Add(-s.ttl), pruneBatch)
+		res := db.Exec(query, args...)
 		if res.Error != nil {
 			return total, classify(res.Error)
 		}
@@ -99,10 +128,11 @@ func (s *IdempotencyKeys) Prune(ctx context.Context) (int64, error) {
 }
 
 // recordKeyed records, in tx, the answer k describes for the object a
-// write made or changed: the SQLite side of models.Keyed (PostgreSQL's
-// writes record it in their own statement, see pgKeyed). k.Recorded is
-// set once tx has committed.
-func recordKeyed(tx *Tx, userID string, k *models.Keyed, a models.Answer) error {
+// write made or changed (id): the SQLite side of models.Keyed (PostgreSQL's
+// write functions record it themselves, see taskflow_answer), with the
+// temporary id a batch named a new object by. k.Recorded is set once tx
+// has committed.
+func recordKeyed(tx *Tx, userID string, k *models.Keyed, id string, a models.Answer) error {
 	err := tx.Exec(`INSERT INTO idempotency_keys
 		(user_id, idempotency_key, fingerprint, status, content_type, location, etag, body, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -110,8 +140,25 @@ func recordKeyed(tx *Tx, userID string, k *models.Keyed, a models.Answer) error 
 	if err != nil {
 		return err
 	}
+	if k.TempID != "" {
+		err := tx.Exec(`INSERT INTO temp_ids (user_id, temp_id, object_id, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (user_id, temp_id) DO UPDATE SET object_id = excluded.object_id, created_at = excluded.created_at`,
+			userID, k.TempID, id, storeTime()).Error
+		if err != nil {
+			return err
+		}
+	}
 	tx.AfterCommit(func() { k.Recorded = true })
-	return nil
+	return capAnswers(tx.DB, userID, 1)
+}
+
+// recordDeleted records, in tx, k's answer for the deletion of id, if there
+// is a k: a deletion's answer has no body.
+func recordDeleted(tx *Tx, userID string, k *models.Keyed, id string) error {
+	if k == nil {
+		return nil
+	}
+	return recordKeyed(tx, userID, k, id, k.Answer(id, 0, nil))
 }
 
 func bodyBytes(b []byte) []byte {

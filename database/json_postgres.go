@@ -63,6 +63,9 @@ func pgTaskJSON(a, tags string) string {
 		` || ',"priority":' || CASE ` + a + `.priority WHEN 0 THEN '"low"' WHEN 1 THEN '"medium"' ELSE '"high"' END` +
 		` || ',"due_date":' || ` + pgJSONOrNull(pgJSONTime(a+`.due_date`)) +
 		` || ',"tags":' || ` + tags +
+		` || ',"project_id":' || ` + pgJSONOrNull(pgJSONString(a+`.project_id`)) +
+		` || ',"parent_id":' || ` + pgJSONOrNull(pgJSONString(a+`.parent_id`)) +
+		` || ',"position":' || ` + pgJSONString(a+`.position`) +
 		` || ',"created_at":' || ` + pgJSONTime(a+`.created_at`) +
 		` || ',"updated_at":' || ` + pgJSONTime(a+`.updated_at`) +
 		` || ',"completed_at":' || ` + pgJSONOrNull(pgJSONTime(a+`.completed_at`)) +

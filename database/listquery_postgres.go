@@ -2,6 +2,7 @@ package database
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,10 +19,11 @@ import (
 // encoded by models' AppendJSON.
 func (s *PostgresTasks) AppendListJSON(ctx context.Context, dst []byte, userID string, f models.TaskFilter) ([]byte, error) {
 	f = normalizeFilter(f)
-	where, args := listWhere(userID, f, s.match)
-	query := listQueryFor(where, taskOrders[f.Sort], len(args))
+	where, args := listWhere(userID, f, s.searchFor)
+	order, orderArgs := s.listOrder(userID, f)
+	query := listQueryFor(where, order, len(args), len(orderArgs))
 	out := dst
-	err := pgpool.QueryRows(ctx, s.db, query, append(args, f.Limit, f.Offset), func(rows pgx.Rows) (err error) {
+	err := pgpool.QueryRows(ctx, s.db, query, slices.Concat(args, orderArgs, []any{f.Limit, f.Offset}), func(rows pgx.Rows) (err error) {
 		out, err = appendListJSON(dst, rows, f)
 		return err
 	})
@@ -39,13 +41,13 @@ var listQueries sync.Map // listShape -> string
 type listShape struct{ where, order string }
 
 // listQueryFor is pgListQuery's statement for listWhere's clause where
-// with its args arguments, and the order order.
-func listQueryFor(where, order string, args int) string {
+// with its args arguments, and listOrder's order with its orderArgs.
+func listQueryFor(where, order string, args, orderArgs int) string {
 	shape := listShape{where, order}
 	if q, ok := listQueries.Load(shape); ok {
 		return q.(string)
 	}
-	q := pgListQuery(numberPlaceholders(where), order, args+1, args+2)
+	q := pgListQuery(numberPlaceholders(where, 0), numberPlaceholders(order, args), args+orderArgs+1, args+orderArgs+2)
 	listQueries.Store(shape, q)
 	return q
 }
@@ -56,19 +58,19 @@ func normalizeFilter(f models.TaskFilter) models.TaskFilter {
 		f.Limit = models.DefaultTaskLimit
 	}
 	f.Offset = max(f.Offset, 0)
-	if _, ok := taskOrders[f.Sort]; !ok {
+	if _, ok := taskOrders[f.Sort]; !ok && f.Sort != models.SortDefault {
 		f.Sort = models.SortCreatedDesc
 	}
 	return f
 }
 
-// numberPlaceholders rewrites the ? placeholders of a WHERE clause built
-// by listWhere as $1, $2, ... in order. The clause's only literal is
-// LIKE's escape character, which holds no ?.
-func numberPlaceholders(where string) string {
+// numberPlaceholders rewrites the ? placeholders of a clause built by
+// listWhere or listOrder as $n, numbered in order after the first `after`
+// parameters. The clauses' literals hold no ?.
+func numberPlaceholders(where string, after int) string {
 	var b strings.Builder
 	b.Grow(len(where) + 16)
-	n := 0
+	n := after
 	for i := 0; i < len(where); i++ {
 		if where[i] != '?' {
 			b.WriteByte(where[i])

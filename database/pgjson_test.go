@@ -71,13 +71,19 @@ func TestPostgresBuildsEventJSONAsAppendJSON(t *testing.T) {
 		if task.Completed {
 			task.CompletedAt = &at
 		}
+		if i%2 == 0 {
+			project, parent := "project-"+title, "parent-"+title
+			task.ProjectID, task.ParentID = &project, &parent
+		}
+		task.Position = awkwardStrings[(i+7)%len(awkwardStrings)]
 		var got string
 		err := db.Raw(`SELECT `+database.PgTaskJSON("a", `'[]'`)+` FROM (SELECT CAST(? AS text) AS id, CAST(? AS text) AS title,
 			CAST(? AS text) AS description, CAST(? AS boolean) AS completed, CAST(? AS smallint) AS priority,
 			CAST(? AS timestamptz) AS due_date, CAST(? AS timestamptz) AS created_at, CAST(? AS timestamptz) AS updated_at,
-			CAST(? AS timestamptz) AS completed_at, CAST(? AS bigint) AS version) a`,
+			CAST(? AS timestamptz) AS completed_at, CAST(? AS bigint) AS version,
+			CAST(? AS text) AS project_id, CAST(? AS text) AS parent_id, CAST(? AS text) AS position) a`,
 			task.ID, task.Title, task.Description, task.Completed, i%3, task.DueDate, task.CreatedAt, task.UpdatedAt,
-			task.CompletedAt, task.Version).Row().Scan(&got)
+			task.CompletedAt, task.Version, task.ProjectID, task.ParentID, task.Position).Row().Scan(&got)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"gorm.io/gorm"
 
 	"taskflow/models"
+	"taskflow/models/position"
 )
 
 // MigrateOptions is what the data steps of a migration need to know about
@@ -15,6 +16,9 @@ type MigrateOptions struct {
 	// ExternalIssuer is the issuer external users' ids are derived from
 	// (models.ExternalUserID): BETTER_AUTH_URL, or empty when unset.
 	ExternalIssuer string
+	// Caps are what the server keeps about one user for replay; the
+	// migration writes them where every write reads them (replayCapsRow).
+	Caps models.ReplayCaps
 }
 
 // schemaStepRow records a one-time data step that has run, so that it runs
@@ -37,6 +41,8 @@ var dataSteps = []dataStep{
 	{"nfkc-emails", normalizeStoredEmails},
 	{"external-user-ids", deriveExternalUserIDs},
 	{"event-counter-counts", countTasksAndTags},
+	{"task-positions", positionExistingTasks},
+	{"sync-stamps", stampUnsyncedRows},
 }
 
 // runDataSteps runs the steps this database has not run yet, each in a
@@ -129,4 +135,28 @@ func countTasksAndTags(tx *gorm.DB, _ MigrateOptions) error {
 			(SELECT count(*) FROM tags g WHERE g.user_id = o.user_id)
 		FROM (SELECT user_id FROM tasks UNION SELECT user_id FROM tags) o WHERE true
 		ON CONFLICT (user_id) DO UPDATE SET tasks = excluded.tasks, tags = excluded.tags`).Error
+}
+
+// positionExistingTasks gives the tasks written before projects and manual
+// order a position: each user's, in the inbox at the top level (where
+// every such task is), oldest first, evenly spaced (position.Spread).
+// Tasks are read and written a user at a time.
+func positionExistingTasks(tx *gorm.DB, _ MigrateOptions) error {
+	var users []string
+	if err := tx.Raw("SELECT DISTINCT user_id FROM tasks WHERE position = ''").Scan(&users).Error; err != nil {
+		return err
+	}
+	for _, userID := range users {
+		var ids []string
+		err := tx.Raw("SELECT id FROM tasks WHERE user_id = ? ORDER BY created_at, id", userID).Scan(&ids).Error
+		if err != nil {
+			return err
+		}
+		for i, key := range position.Spread(len(ids)) {
+			if err := tx.Exec("UPDATE tasks SET position = ? WHERE id = ?", key, ids[i]).Error; err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package database_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -41,9 +42,11 @@ func TestMigrateMovesExternalUsersToDerivedIDs(t *testing.T) {
 		gdb := openAuthDB(t, db)
 		local := createUser(t, database.NewUsers(gdb), "local@example.com", "a local password")
 		now := time.Now().UTC().Format("2006-01-02 15:04:05")
+		inserted := 0
 		insertTask := func(userID string) string {
-			return "INSERT INTO tasks (id, user_id, title, description, completed, priority, version, created_at, updated_at) VALUES ('" +
-				uuid.NewString() + "', '" + userID + "', 't', '', false, 1, 1, '" + now + "', '" + now + "')"
+			inserted++ // positions are unique among a user's siblings
+			return "INSERT INTO tasks (id, user_id, title, description, completed, priority, version, created_at, updated_at, position) VALUES ('" +
+				uuid.NewString() + "', '" + userID + "', 't', '', false, 1, 1, '" + now + "', '" + now + "', 'V" + strconv.Itoa(inserted) + "')"
 		}
 		legacyRows(t, gdb, insertTask("ba_user_1"), insertTask("ba_user_1"), insertTask(local.ID),
 			"INSERT INTO tags (id, user_id, name, name_key, created_at, updated_at) VALUES ('"+uuid.NewString()+

@@ -34,7 +34,7 @@ func recordTag(tx *Tx, userID string, k *models.Keyed, tag models.Tag) error {
 	if k == nil {
 		return nil
 	}
-	return recordKeyed(tx, userID, k, k.Answer(tag.ID, 0, tag.AppendJSON(nil)))
+	return recordKeyed(tx, userID, k, tag.ID, k.Answer(tag.ID, 0, tag.AppendJSON(nil)))
 }
 
 // Create adds a tag for the user: insert, cap check and event in one
@@ -46,6 +46,7 @@ func (s *SQLiteTags) Create(ctx context.Context, userID string, in models.TagInp
 	if err != nil {
 		return models.Tag{}, classify(err)
 	}
+	tag.ID = k.IDOr(tag.ID)
 	err = inTx(ctx, s.db, func(tx *Tx) error {
 		err := tx.Exec(`INSERT INTO tags (id, user_id, name, name_key, color, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			tag.ID, userID, tag.Name, nameKey(tag.Name), tag.Color, tag.CreatedAt, tag.CreatedAt).Error
@@ -55,7 +56,7 @@ func (s *SQLiteTags) Create(ctx context.Context, userID string, in models.TagInp
 		if err := checkCap(tx, "tags", userID, s.maxPerUser); err != nil {
 			return err
 		}
-		if err := recordEvent(tx, userID, models.EventTagCreated, tagEventData(tag), 0, 1); err != nil {
+		if err := recordChange(tx, userID, tagObject(tag.ID), models.EventTagCreated, tagEventData(tag), 0, 1); err != nil {
 			return err
 		}
 		s.announceAfter(tx, userID)
@@ -92,7 +93,7 @@ func (s *SQLiteTags) Update(ctx context.Context, userID, id string, p models.Tag
 			return errTagNotFound()
 		}
 		tag = tags[0]
-		if err := recordEvent(tx, userID, models.EventTagUpdated, tagEventData(tag), 0, 0); err != nil {
+		if err := recordChange(tx, userID, tagObject(id), models.EventTagUpdated, tagEventData(tag), 0, 0); err != nil {
 			return err
 		}
 		s.announceAfter(tx, userID)
@@ -110,17 +111,15 @@ func (s *SQLiteTags) Update(ctx context.Context, userID, id string, p models.Tag
 func (s *SQLiteTags) Delete(ctx context.Context, userID, id string, k *models.Keyed) error {
 	deleted := false
 	err := inTx(ctx, s.db, func(tx *Tx) error {
-		var err error
-		deleted, err = sqliteDelete(tx, userID, "tags", models.EventTagDeleted, deletedEventData(id),
-			"DELETE FROM tags WHERE id = ? AND user_id = ?", id, userID)
-		if err != nil || !deleted {
+		res := tx.Exec("DELETE FROM tags WHERE id = ? AND user_id = ?", id, userID)
+		if deleted = res.RowsAffected > 0; res.Error != nil || !deleted {
+			return res.Error
+		}
+		if err := recordGone(tx, userID, tagObject(id), models.EventTagDeleted, 0, 1); err != nil {
 			return err
 		}
 		s.announceAfter(tx, userID)
-		if k == nil {
-			return nil
-		}
-		return recordKeyed(tx, userID, k, k.Answer(id, 0, nil))
+		return recordDeleted(tx, userID, k, id)
 	})
 	if err != nil {
 		return classify(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"taskflow/database/search"
 	"taskflow/models"
 )
 
@@ -22,14 +23,15 @@ import (
 // they share is here: the columns and their scanning, the reads, the
 // change a replace or an update makes, and the errors.
 
-// taskReads are the reads both engines run alike. match is the engine's
-// search condition for a list's q (see listWhere).
+// taskReads are the reads both engines run alike. searchFor is the
+// engine's search for a list's q (package search): its condition, and the
+// ORDER BY terms that put the tasks whose title holds every word first.
 type taskReads struct {
-	db    *gorm.DB
-	match func(query string) (string, []any)
+	db        *gorm.DB
+	searchFor func(userID, q string) search.Clause
 }
 
-const taskColumns = `id, title, description, completed, priority, due_date, created_at, updated_at, completed_at, version`
+const taskColumns = `id, title, description, completed, priority, due_date, created_at, updated_at, completed_at, version, project_id, parent_id, position`
 
 // priorityCodes and priorityNames translate between the API's priority
 // names and the stored 0/1/2, which sorts in order of urgency.
@@ -51,6 +53,9 @@ var taskOrders = map[models.TaskSort]string{
 	models.SortTitleDesc:    "lower(title) DESC, id DESC",
 	models.SortUpdatedAsc:   "updated_at ASC, id ASC",
 	models.SortUpdatedDesc:  "updated_at DESC, id DESC",
+	// Positions are unique among siblings, so no tie to break; the
+	// expressions are those of siblingIndex, whose order this is.
+	models.SortPosition: "COALESCE(project_id, '') ASC, COALESCE(parent_id, '') ASC, position ASC",
 }
 
 func errTaskNotFound() error { return models.Errorf(models.CodeNotFound, "task not found") }
@@ -69,16 +74,14 @@ func (s taskReads) List(ctx context.Context, userID string, f models.TaskFilter)
 		f.Limit = models.DefaultTaskLimit
 	}
 	f.Offset = max(f.Offset, 0)
-	order, ok := taskOrders[f.Sort]
-	if !ok {
-		order = taskOrders[models.SortCreatedDesc]
-	}
+	order, orderArgs := s.listOrder(userID, f)
 	db := s.db.WithContext(ctx)
-	where, args := listWhere(userID, f, s.match)
+	where, args := listWhere(userID, f, s.searchFor)
 	page := models.TaskPage{Limit: f.Limit, Offset: f.Offset}
 	var err error
 	page.Items, page.Total, err = queryPage(db, `SELECT (SELECT count(*) FROM tasks WHERE `+where+`), `+taskColumns+
-		` FROM tasks WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`, slices.Concat(args, args, []any{f.Limit, f.Offset})...)
+		` FROM tasks WHERE id IN (SELECT id FROM tasks WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?) ORDER BY `+order,
+		slices.Concat(args, args, orderArgs, []any{f.Limit, f.Offset}, orderArgs)...)
 	if err != nil {
 		return models.TaskPage{}, classify(err)
 	}
@@ -115,7 +118,7 @@ func queryPage(db *gorm.DB, query string, args ...any) ([]models.Task, int64, er
 
 // listWhere builds the WHERE clause of a list and its arguments. Column
 // names are fixed here; only values travel as arguments.
-func listWhere(userID string, f models.TaskFilter, match func(query string) (string, []any)) (string, []any) {
+func listWhere(userID string, f models.TaskFilter, searchFor func(userID, q string) search.Clause) (string, []any) {
 	conds := []string{"user_id = ?"}
 	args := []any{userID}
 	if f.Completed != nil {
@@ -130,10 +133,9 @@ func listWhere(userID string, f models.TaskFilter, match func(query string) (str
 		conds = append(conds, "EXISTS (SELECT 1 FROM task_tags tt WHERE tt.task_id = tasks.id AND tt.tag_id = ?)")
 		args = append(args, f.TagID)
 	}
-	if f.Query != "" {
-		cond, matchArgs := match(f.Query)
-		conds = append(conds, cond)
-		args = append(args, matchArgs...)
+	if search, ok := searchClause(userID, f.Query, searchFor); ok {
+		conds = append(conds, search.Where)
+		args = append(args, search.WhereArgs...)
 	}
 	if f.DueBefore != nil {
 		conds = append(conds, "due_date < ?")
@@ -147,6 +149,25 @@ func listWhere(userID string, f models.TaskFilter, match func(query string) (str
 		conds = append(conds, "updated_at > ?")
 		args = append(args, f.UpdatedAfter.UTC())
 	}
+	switch {
+	case f.Inbox:
+		conds = append(conds, "COALESCE(project_id, '') = ''")
+	case f.ProjectID != "":
+		conds = append(conds, "COALESCE(project_id, '') = ?")
+		args = append(args, f.ProjectID)
+	default:
+		// An archived project's tasks leave the list; NOT IN over the few
+		// archived projects is one hashed lookup per task.
+		conds = append(conds, "(project_id IS NULL OR project_id NOT IN (SELECT id FROM projects WHERE user_id = ? AND archived))")
+		args = append(args, userID)
+	}
+	switch {
+	case f.TopLevel:
+		conds = append(conds, "COALESCE(parent_id, '') = ''")
+	case f.ParentID != "":
+		conds = append(conds, "COALESCE(parent_id, '') = ?")
+		args = append(args, f.ParentID)
+	}
 	switch f.Due {
 	case models.DueNone:
 		conds = append(conds, "due_date IS NULL")
@@ -155,23 +176,6 @@ func listWhere(userID string, f models.TaskFilter, match func(query string) (str
 		args = append(args, f.Now.UTC(), false)
 	}
 	return strings.Join(conds, " AND "), args
-}
-
-// likeMatch is a search condition matching query anywhere in the title or
-// the description with the operator like (LIKE or ILIKE).
-func likeMatch(like string) func(query string) (string, []any) {
-	cond := `(title ` + like + ` ? ESCAPE '\' OR description ` + like + ` ? ESCAPE '\')`
-	return func(query string) (string, []any) {
-		pattern := containsPattern(query)
-		return cond, []any{pattern, pattern}
-	}
-}
-
-// containsPattern is a LIKE pattern matching text anywhere, with LIKE's own
-// wildcards in text escaped so that they match themselves.
-func containsPattern(text string) string {
-	escaped := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(text)
-	return "%" + escaped + "%"
 }
 
 // Get returns one of the user's tasks with its tags, in one statement: a
@@ -284,13 +288,13 @@ func replaceChange(in models.TaskInput) taskChange {
 	return taskChange{
 		setTitle: true, title: in.Title, setDescription: true, description: in.Description,
 		setCompleted: true, completed: in.Completed, setPriority: true, priority: in.Priority,
-		setDue: true, due: utcPtr(in.DueDate), setTags: true, tagIDs: in.TagIDs,
+		setDue: true, due: utcPtr(in.DueDate), setTags: true, tagIDs: in.TagIDs, place: in.Place,
 	}
 }
 
 // patchChange sets the fields p carries.
 func patchChange(p models.TaskPatch) taskChange {
-	c := taskChange{setDue: p.DueDateSet, due: utcPtr(p.DueDate), setTags: p.TagIDsSet, tagIDs: p.TagIDs}
+	c := taskChange{setDue: p.DueDateSet, due: utcPtr(p.DueDate), setTags: p.TagIDsSet, tagIDs: p.TagIDs, place: p.Place}
 	if p.Title != nil {
 		c.setTitle, c.title = true, *p.Title
 	}
@@ -316,6 +320,9 @@ type taskChange struct {
 	priority           models.Priority
 	due                *time.Time
 	tagIDs             []string
+	// place, when it changes the task's project or parent, puts the task
+	// last in its new place, its subtasks with it.
+	place models.TaskPlace
 }
 
 // apply sets c's fields on t, as of now.
@@ -359,8 +366,9 @@ func scanTask(rows *sql.Rows, leading ...any) (models.Task, error) {
 	var t models.Task
 	var priority int16
 	var due, completedAt sql.NullTime
+	var projectID, parentID sql.NullString
 	err := rows.Scan(append(leading, &t.ID, &t.Title, &t.Description, &t.Completed, &priority, &due,
-		&t.CreatedAt, &t.UpdatedAt, &completedAt, &t.Version)...)
+		&t.CreatedAt, &t.UpdatedAt, &completedAt, &t.Version, &projectID, &parentID, &t.Position)...)
 	if err != nil {
 		return t, err
 	}
@@ -370,6 +378,7 @@ func scanTask(rows *sql.Rows, leading ...any) (models.Task, error) {
 	t.Priority = priorityNames[priority]
 	t.DueDate, t.CompletedAt = nullTime(due), nullTime(completedAt)
 	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	t.ProjectID, t.ParentID = nullString(projectID), nullString(parentID)
 	t.Tags = []models.Tag{}
 	return t, nil
 }
@@ -491,7 +500,14 @@ func setCompleted(t *models.Task, completed bool, now time.Time) {
 
 func sameFields(a, b models.Task) bool {
 	return a.Title == b.Title && a.Description == b.Description && a.Completed == b.Completed &&
-		a.Priority == b.Priority && sameTime(a.DueDate, b.DueDate) && sameTime(a.CompletedAt, b.CompletedAt)
+		a.Priority == b.Priority && sameTime(a.DueDate, b.DueDate) && sameTime(a.CompletedAt, b.CompletedAt) &&
+		samePlace(a, b) && a.Position == b.Position
+}
+
+// samePlace reports whether a and b are in the same project under the
+// same parent.
+func samePlace(a, b models.Task) bool {
+	return sameString(a.ProjectID, b.ProjectID) && sameString(a.ParentID, b.ParentID)
 }
 
 func sameTime(a, b *time.Time) bool {
@@ -512,6 +528,13 @@ func utcPtr(t *time.Time) *time.Time {
 	}
 	u := t.UTC().Truncate(time.Microsecond)
 	return &u
+}
+
+func nullString(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	return &s.String
 }
 
 func nullTime(t sql.NullTime) *time.Time {

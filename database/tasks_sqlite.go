@@ -3,9 +3,11 @@ package database
 import (
 	"context"
 	"slices"
+	"time"
 
 	"gorm.io/gorm"
 
+	"taskflow/database/search"
 	"taskflow/models"
 )
 
@@ -27,7 +29,7 @@ type SQLiteTasks struct {
 // user may own at most maxPerUser tasks. announce (may be nil) is told the
 // user of every committed write that recorded an event.
 func NewSQLiteTasks(db *gorm.DB, maxPerUser int, announce func(userID string)) *SQLiteTasks {
-	return &SQLiteTasks{taskReads: taskReads{db: db, match: likeMatch("LIKE")}, maxPerUser: maxPerUser, announce: announce}
+	return &SQLiteTasks{taskReads: taskReads{db: db, searchFor: search.SQLiteClause}, maxPerUser: maxPerUser, announce: announce}
 }
 
 // AppendListJSON appends one page of the user's tasks to dst as the API's
@@ -48,24 +50,44 @@ func (s *SQLiteTasks) announceAfter(tx *Tx, userID string) {
 	}
 }
 
-// Create adds a task for the user: insert, cap check, tag links, the tags
-// read back and the task.created event, in one transaction, with k's
-// answer if any. A tag id that is not the user's, or a user already at the
-// cap, writes nothing.
+// Create adds a task for the user: its place checked, its position last
+// among its siblings, the insert, cap check, tag links, the tags read back
+// and the task.created event, in one transaction, with k's answer if any.
+// A tag id that is not the user's, a project or parent that is not, or a
+// user already at the cap, writes nothing.
 func (s *SQLiteTasks) Create(ctx context.Context, userID string, in models.TaskInput, k *models.Keyed) (models.Task, error) {
 	task, err := newTask(in)
 	if err != nil {
 		return models.Task{}, classify(err)
 	}
+	task.ID = k.IDOr(task.ID)
 	err = inTx(ctx, s.db, func(tx *Tx) error {
-		err := tx.Exec(`INSERT INTO tasks (id, user_id, title, description, completed, priority, due_date, completed_at, version, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			task.ID, userID, task.Title, task.Description, task.Completed, priorityCodes[task.Priority],
-			task.DueDate, task.CompletedAt, task.Version, task.CreatedAt, task.UpdatedAt).Error
+		// The cap is the first thing wrong with a create (as on
+		// PostgreSQL); SQLite's write transactions run one at a time, so
+		// the count stays true until the insert.
+		switch err := checkCap(tx, "tasks", userID, s.maxPerUser-1); {
+		case models.ErrorCode(err) == models.CodeInvalid:
+			return capError(int64(s.maxPerUser)+1, s.maxPerUser, "tasks")
+		case err != nil:
+			return err
+		}
+		problems, err := tagProblems(tx, userID, in.TagIDs)
 		if err != nil {
 			return err
 		}
-		if err := checkCap(tx, "tasks", userID, s.maxPerUser); err != nil {
+		if task.ProjectID, task.ParentID, err = placeFor(tx, userID, nil, in.Place, problems...); err != nil {
+			return err
+		}
+		if task.Position, err = keyIn(tx, taskSiblings(tx, s, userID, task.ProjectID, task.ParentID), task.ID, false, nil); err != nil {
+			return err
+		}
+		err = tx.Exec(`INSERT INTO tasks (id, user_id, title, description, completed, priority, due_date, completed_at, version, created_at, updated_at,
+				project_id, parent_id, position)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			task.ID, userID, task.Title, task.Description, task.Completed, priorityCodes[task.Priority],
+			task.DueDate, task.CompletedAt, task.Version, task.CreatedAt, task.UpdatedAt,
+			task.ProjectID, task.ParentID, task.Position).Error
+		if err != nil {
 			return err
 		}
 		if err := linkTags(tx, userID, task.ID, in.TagIDs); err != nil {
@@ -76,7 +98,7 @@ func (s *SQLiteTasks) Create(ctx context.Context, userID string, in models.TaskI
 				return err
 			}
 		}
-		if err := recordEvent(tx, userID, models.EventTaskCreated, taskEventData(task), 1, 0); err != nil {
+		if err := recordChange(tx, userID, taskObject(task.ID), models.EventTaskCreated, taskEventData(task), 1, 0); err != nil {
 			return err
 		}
 		s.announceAfter(tx, userID)
@@ -93,7 +115,7 @@ func recordTask(tx *Tx, userID string, k *models.Keyed, task models.Task) error 
 	if k == nil {
 		return nil
 	}
-	return recordKeyed(tx, userID, k, k.Answer(task.ID, task.Version, task.AppendJSON(nil)))
+	return recordKeyed(tx, userID, k, task.ID, k.Answer(task.ID, task.Version, task.AppendJSON(nil)))
 }
 
 // Replace sets every settable field of the user's task (and its whole tag
@@ -112,42 +134,38 @@ func (s *SQLiteTasks) Update(ctx context.Context, userID, id string, p models.Ta
 // transaction: it checks cond against the task's version, applies the
 // change and writes only if something differs. A write that changes
 // nothing keeps the version and updated_at, and records no event; a change
-// records task.updated with the task as the answer shows it.
+// records task.updated with the task as the answer shows it. A task that
+// changes project or parent goes last in its new place; completing a task
+// completes its open subtasks (see write).
 func (s *SQLiteTasks) modify(ctx context.Context, userID, id string, cond *models.Precondition, c taskChange, k *models.Keyed) (models.Task, error) {
 	var result models.Task
 	err := inTx(ctx, s.db, func(tx *Tx) error {
-		current, err := selectTask(tx.DB, userID, id)
+		current, err := taskToWrite(tx, userID, id, cond)
 		if err != nil {
 			return err
 		}
-		if !cond.Matches(current.Version) {
-			return errTaskChanged()
-		}
-		now := timestamp()
 		next := current
-		c.apply(&next, now)
-		changed := !sameFields(current, next)
+		c.apply(&next, timestamp())
+		var problems []models.FieldError
 		if c.setTags {
-			retagged, err := replaceTags(tx, userID, id, c.tagIDs)
-			if err != nil {
-				return err
-			}
-			changed = changed || retagged
-		}
-		if changed {
-			next.Version, next.UpdatedAt = current.Version+1, now
-			if err := updateTask(tx, userID, next, current.Version); err != nil {
+			if problems, err = tagProblems(tx, userID, c.tagIDs); err != nil {
 				return err
 			}
 		}
-		if result, err = withTags(tx.DB, userID, next); err != nil {
+		if c.place.Changes() || len(problems) > 0 {
+			if next.ProjectID, next.ParentID, err = placeFor(tx, userID, &current, c.place, problems...); err != nil {
+				return err
+			}
+			if !samePlace(current, next) {
+				sib := taskSiblings(tx, s, userID, next.ProjectID, next.ParentID)
+				if next.Position, err = keyIn(tx, sib, id, false, nil); err != nil {
+					return err
+				}
+			}
+		}
+		result, err = s.write(tx, userID, current, next, c.setTags, c.tagIDs)
+		if err != nil {
 			return err
-		}
-		if changed {
-			if err := recordEvent(tx, userID, models.EventTaskUpdated, taskEventData(result), 0, 0); err != nil {
-				return err
-			}
-			s.announceAfter(tx, userID)
 		}
 		return recordTask(tx, userID, k, result)
 	})
@@ -157,11 +175,132 @@ func (s *SQLiteTasks) modify(ctx context.Context, userID, id string, cond *model
 	return result, nil
 }
 
+// Move puts the user's task into the place m names, right after the
+// sibling m.AfterID there, first or last, if cond matches; its subtasks
+// come along. Only the task's position changes among its new siblings.
+func (s *SQLiteTasks) Move(ctx context.Context, userID, id string, m models.TaskMove, cond *models.Precondition, k *models.Keyed) (models.Task, error) {
+	var result models.Task
+	err := inTx(ctx, s.db, func(tx *Tx) error {
+		current, err := taskToWrite(tx, userID, id, cond)
+		if err != nil {
+			return err
+		}
+		next := current
+		if next.ProjectID, next.ParentID, err = placeFor(tx, userID, &current, m.Place); err != nil {
+			return err
+		}
+		if m.AfterID != nil && *m.AfterID == id {
+			return errAfterNotSibling()
+		}
+		sib := taskSiblings(tx, s, userID, next.ProjectID, next.ParentID)
+		if next.Position, err = keyIn(tx, sib, id, m.AfterSet, m.AfterID); err != nil {
+			return err
+		}
+		if result, err = s.write(tx, userID, current, next, false, nil); err != nil {
+			return err
+		}
+		return recordTask(tx, userID, k, result)
+	})
+	if err != nil {
+		return models.Task{}, classify(err)
+	}
+	return result, nil
+}
+
+// write stores next over current (the row as read in tx) and everything
+// that goes with it: the tag set when setTags, its subtasks' project when
+// it changed project, its open subtasks completed when it was completed,
+// and an event for each task that changed. It returns next as stored,
+// with its tags.
+func (s *SQLiteTasks) write(tx *Tx, userID string, current, next models.Task, setTags bool, tagIDs []string) (models.Task, error) {
+	changed := !sameFields(current, next)
+	if setTags {
+		retagged, err := replaceTags(tx, userID, current.ID, tagIDs)
+		if err != nil {
+			return models.Task{}, err
+		}
+		changed = changed || retagged
+	}
+	now := timestamp()
+	if changed {
+		next.Version, next.UpdatedAt = current.Version+1, now
+		if err := updateTask(tx, userID, next, current.Version); err != nil {
+			return models.Task{}, err
+		}
+	}
+	result, err := withTags(tx.DB, userID, next)
+	if err != nil || !changed {
+		return result, err
+	}
+	if err := recordChange(tx, userID, taskObject(result.ID), models.EventTaskUpdated, taskEventData(result), 0, 0); err != nil {
+		return models.Task{}, err
+	}
+	s.announceAfter(tx, userID)
+	if !sameString(current.ProjectID, next.ProjectID) {
+		err = s.updateSubtasks(tx, userID, current.ID, now, "project_id = ?", "", next.ProjectID)
+	}
+	if err == nil && next.Completed && !current.Completed {
+		err = s.updateSubtasks(tx, userID, current.ID, now, "completed = ?, completed_at = ?", " AND NOT completed", true, now)
+	}
+	return result, err
+}
+
+// updateSubtasks sets set (with args) on the tasks under id that match
+// only, bumping each one's version, and records task.updated for each.
+func (s *SQLiteTasks) updateSubtasks(tx *Tx, userID, id string, now time.Time, set, only string, args ...any) error {
+	ids, err := descendants(tx, userID, id)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	var changed []string
+	err = tx.Raw("UPDATE tasks SET "+set+", version = version + 1, updated_at = ? WHERE user_id = ? AND id IN ?"+only+" RETURNING id",
+		append(args, now, userID, ids)...).Scan(&changed).Error
+	if err != nil {
+		return err
+	}
+	return s.announceTasks(tx, userID, changed)
+}
+
+// announceTasks records task.updated for each of ids, as the task now is.
+func (s *SQLiteTasks) announceTasks(tx *Tx, userID string, ids []string) error {
+	for _, id := range ids {
+		task, err := selectTask(tx.DB, userID, id)
+		if err != nil {
+			return err
+		}
+		if task, err = withTags(tx.DB, userID, task); err != nil {
+			return err
+		}
+		if err := recordChange(tx, userID, taskObject(id), models.EventTaskUpdated, taskEventData(task), 0, 0); err != nil {
+			return err
+		}
+	}
+	if len(ids) > 0 {
+		s.announceAfter(tx, userID)
+	}
+	return nil
+}
+
+// respaceTasks gives each task of ids its key of keys (see respace), as a
+// change of each: version, updated_at, event.
+func (s *SQLiteTasks) respaceTasks(tx *Tx, userID string, ids, keys []string) error {
+	now := timestamp()
+	for i, id := range ids {
+		err := tx.Exec("UPDATE tasks SET position = ?, version = version + 1, updated_at = ? WHERE id = ? AND user_id = ?",
+			keys[i], now, id, userID).Error
+		if err != nil {
+			return err
+		}
+	}
+	return s.announceTasks(tx, userID, ids)
+}
+
 func updateTask(tx *Tx, userID string, t models.Task, readVersion int64) error {
 	res := tx.Exec(`UPDATE tasks SET title = ?, description = ?, completed = ?, priority = ?, due_date = ?,
-		completed_at = ?, version = ?, updated_at = ? WHERE id = ? AND user_id = ? AND version = ?`,
+		completed_at = ?, version = ?, updated_at = ?, project_id = ?, parent_id = ?, position = ?
+		WHERE id = ? AND user_id = ? AND version = ?`,
 		t.Title, t.Description, t.Completed, priorityCodes[t.Priority], t.DueDate,
-		t.CompletedAt, t.Version, t.UpdatedAt, t.ID, userID, readVersion)
+		t.CompletedAt, t.Version, t.UpdatedAt, t.ProjectID, t.ParentID, t.Position, t.ID, userID, readVersion)
 	if res.Error != nil {
 		return res.Error
 	}
@@ -171,39 +310,44 @@ func updateTask(tx *Tx, userID string, t models.Task, readVersion int64) error {
 	return nil
 }
 
-// Delete removes the user's task (and its tag links, by cascade) if cond
-// matches, and records task.deleted, in one transaction. A refusal costs a
-// second statement, to tell a missing task from a version that did not
-// match.
+// Delete removes the user's task and its subtasks (and their tag links,
+// by cascade) if cond matches, and records task.deleted for each, in one
+// transaction.
 func (s *SQLiteTasks) Delete(ctx context.Context, userID, id string, cond *models.Precondition, k *models.Keyed) error {
-	query, args := "DELETE FROM tasks WHERE id = ? AND user_id = ?", []any{id, userID}
-	if cond != nil && !cond.Any {
-		if len(cond.Versions) == 0 {
-			return missingOrChanged(s.db.WithContext(ctx), userID, id)
-		}
-		query += " AND version IN ?"
-		args = append(args, cond.Versions)
-	}
-	deleted := false
 	err := inTx(ctx, s.db, func(tx *Tx) error {
-		var err error
-		deleted, err = sqliteDelete(tx, userID, "tasks", models.EventTaskDeleted, deletedEventData(id), query, args...)
-		if err != nil || !deleted {
+		if _, err := taskToWrite(tx, userID, id, cond); err != nil {
 			return err
 		}
-		s.announceAfter(tx, userID)
-		if k == nil {
-			return nil
+		under, err := descendants(tx, userID, id)
+		if err != nil {
+			return err
 		}
-		return recordKeyed(tx, userID, k, k.Answer(id, 0, nil))
+		gone := append([]string{id}, under...)
+		if err := tx.Exec("DELETE FROM tasks WHERE user_id = ? AND id IN ?", userID, gone).Error; err != nil {
+			return err
+		}
+		for _, id := range gone {
+			if err := recordGone(tx, userID, taskObject(id), models.EventTaskDeleted, 1, 0); err != nil {
+				return err
+			}
+		}
+		s.announceAfter(tx, userID)
+		return recordDeleted(tx, userID, k, id)
 	})
+	return classify(err)
+}
+
+// taskToWrite reads the task a write changes, refused when cond names
+// other versions.
+func taskToWrite(tx *Tx, userID, id string, cond *models.Precondition) (models.Task, error) {
+	current, err := selectTask(tx.DB, userID, id)
 	if err != nil {
-		return classify(err)
+		return models.Task{}, err
 	}
-	if deleted {
-		return nil
+	if !cond.Matches(current.Version) {
+		return models.Task{}, errTaskChanged()
 	}
-	return missingOrChanged(s.db.WithContext(ctx), userID, id)
+	return current, nil
 }
 
 // selectTask reads one of the user's tasks, without its tags, in a write

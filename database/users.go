@@ -100,9 +100,9 @@ func (s *Users) Get(ctx context.Context, id string) (models.User, error) {
 }
 
 // DeleteAccount deletes a local account with everything kept about it
-// (tasks, tags, their links, refresh tokens, the change feed's events and
-// tickets, idempotency answers) and refuses all its tokens, in one
-// transaction. No such account is not found, and then nothing changes.
+// (its refresh tokens, and its data: see deleteOwnedData) and refuses all
+// its tokens, in one transaction. No such account is not found, and then
+// nothing changes.
 func (s *Users) DeleteAccount(ctx context.Context, id string) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Where("id = ?", id).Delete(&userRow{})
@@ -191,31 +191,33 @@ func (s *Users) DeleteData(ctx context.Context, userID string) error {
 	}))
 }
 
-// deleteOwnedData deletes userID's task-tag links, tasks, tags,
-// idempotency keys (their stored answers hold task and tag data) and the
-// change feed's events and tickets (eraseFeed), and sets the user's task
-// and tag counts to zero. The counts go first: that locks the user's
-// counter row, so a create running beside it either committed before (and
-// its rows and event are deleted here) or waits for this transaction and
-// counts from zero. The links go explicitly, rather than trusting ON
-// DELETE CASCADE to be enabled on every connection.
+// deleteOwnedData deletes everything kept about userID's data: its
+// task-tag links, tasks, tags and projects, and what was kept to replay
+// them (idempotency keys and batch results, whose stored answers hold
+// task and tag data; temporary ids, tombstones; the change feed's events
+// and tickets, see eraseFeed). It sets the user's task and tag counts to
+// zero and takes a new id of the user's sequence that every sync from an
+// earlier cursor must start over from (PrunedThrough): with the
+// tombstones gone, only a full copy tells a client that nothing is left.
+// The counter goes first: that locks it, so a create running beside it
+// either committed before (and its rows and event are deleted here) or
+// waits for this transaction and counts from zero. The links go
+// explicitly, rather than trusting ON DELETE CASCADE to be enabled on
+// every connection.
 func deleteOwnedData(tx *gorm.DB, userID string) error {
-	if err := tx.Exec("UPDATE event_counters SET tasks = 0, tags = 0 WHERE user_id = ?", userID).Error; err != nil {
+	err := tx.Exec("UPDATE event_counters SET tasks = 0, tags = 0, seq = seq + 1, pruned_through = seq + 1 WHERE user_id = ?", userID).Error
+	if err != nil {
 		return err
 	}
-	err := tx.Exec("DELETE FROM task_tags WHERE task_id IN (SELECT id FROM tasks WHERE user_id = ?)"+
+	err = tx.Exec("DELETE FROM task_tags WHERE task_id IN (SELECT id FROM tasks WHERE user_id = ?)"+
 		" OR tag_id IN (SELECT id FROM tags WHERE user_id = ?)", userID, userID).Error
 	if err != nil {
 		return err
 	}
-	if err := tx.Where("user_id = ?", userID).Delete(&taskRow{}).Error; err != nil {
-		return err
-	}
-	if err := tx.Where("user_id = ?", userID).Delete(&tagRow{}).Error; err != nil {
-		return err
-	}
-	if err := tx.Where("user_id = ?", userID).Delete(&idempotencyKeyRow{}).Error; err != nil {
-		return err
+	for _, row := range []any{&taskRow{}, &tagRow{}, &projectRow{}, &idempotencyKeyRow{}, &tempIDRow{}, &tombstoneRow{}} {
+		if err := tx.Where("user_id = ?", userID).Delete(row).Error; err != nil {
+			return err
+		}
 	}
 	return eraseFeed(tx, userID)
 }

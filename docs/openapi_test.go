@@ -59,27 +59,33 @@ func TestOpenAPIIsCanonicallyFormatted(t *testing.T) {
 
 // contractOperations lists every operation of the HTTP contract.
 var contractOperations = map[string][]string{
-	"/":                       {"GET"},
-	"/health":                 {"GET"},
-	"/health/live":            {"GET"},
-	"/metrics":                {"GET"},
-	"/openapi.json":           {"GET"},
-	"/docs":                   {"GET"},
-	"/redoc":                  {"GET"},
-	"/docs/assets/{file}":     {"GET"},
-	"/api/v1/auth/register":   {"POST"},
-	"/api/v1/auth/login":      {"POST"},
-	"/api/v1/auth/refresh":    {"POST"},
-	"/api/v1/auth/logout":     {"POST"},
-	"/api/v1/auth/me":         {"GET", "DELETE", "PATCH"},
-	"/api/v1/auth/password":   {"POST"},
-	"/api/v1/auth/logout-all": {"POST"},
-	"/api/v1/tasks":           {"GET", "POST"},
-	"/api/v1/tasks/{id}":      {"GET", "PUT", "PATCH", "DELETE"},
-	"/api/v1/tags":            {"GET", "POST"},
-	"/api/v1/tags/{id}":       {"GET", "PATCH", "DELETE"},
-	"/api/v1/events":          {"GET"},
-	"/api/v1/events/ticket":   {"POST"},
+	"/":                          {"GET"},
+	"/health":                    {"GET"},
+	"/health/live":               {"GET"},
+	"/metrics":                   {"GET"},
+	"/openapi.json":              {"GET"},
+	"/docs":                      {"GET"},
+	"/redoc":                     {"GET"},
+	"/docs/assets/{file}":        {"GET"},
+	"/api/v1/auth/register":      {"POST"},
+	"/api/v1/auth/login":         {"POST"},
+	"/api/v1/auth/refresh":       {"POST"},
+	"/api/v1/auth/logout":        {"POST"},
+	"/api/v1/auth/me":            {"GET", "DELETE", "PATCH"},
+	"/api/v1/auth/password":      {"POST"},
+	"/api/v1/auth/logout-all":    {"POST"},
+	"/api/v1/tasks":              {"GET", "POST"},
+	"/api/v1/tasks/{id}":         {"GET", "PUT", "PATCH", "DELETE"},
+	"/api/v1/tasks/{id}/move":    {"POST"},
+	"/api/v1/tags":               {"GET", "POST"},
+	"/api/v1/tags/{id}":          {"GET", "PATCH", "DELETE"},
+	"/api/v1/projects":           {"GET", "POST"},
+	"/api/v1/projects/{id}":      {"GET", "PATCH", "DELETE"},
+	"/api/v1/projects/{id}/move": {"POST"},
+	"/api/v1/events":             {"GET"},
+	"/api/v1/events/ticket":      {"POST"},
+	"/api/v1/sync":               {"GET"},
+	"/api/v1/batch":              {"POST"},
 }
 
 var publicAuthPaths = map[string]bool{
@@ -279,10 +285,10 @@ func TestOpenAPITaskOperations(t *testing.T) {
 		}
 	}
 	sort := tasks.Get.Parameters.GetByInAndName("query", "sort")
-	if sort == nil || len(sort.Schema.Value.Enum) != 10 || sort.Schema.Value.Default != "-created_at" {
-		t.Error("GET /api/v1/tasks: sort must be an enum of 10 values defaulting to -created_at")
+	if sort == nil || len(sort.Schema.Value.Enum) != 11 || sort.Schema.Value.Default != "-created_at" {
+		t.Error("GET /api/v1/tasks: sort must be an enum of 11 values defaulting to -created_at")
 	}
-	for _, name := range []string{"updated_after", "due"} {
+	for _, name := range []string{"updated_after", "due", "project_id", "parent_id"} {
 		if tasks.Get.Parameters.GetByInAndName("query", name) == nil {
 			t.Errorf("GET /api/v1/tasks: no %s parameter", name)
 		}
@@ -302,18 +308,63 @@ func TestOpenAPITaskOperations(t *testing.T) {
 	}
 }
 
+func TestOpenAPIProjectOperations(t *testing.T) {
+	doc := loadDoc(t)
+	projects := doc.Paths.Value("/api/v1/projects")
+	created := projects.Post.Responses.Value("201")
+	if created == nil || created.Value.Headers["Location"] == nil || created.Value.Headers["ETag"] == nil {
+		t.Error("POST /api/v1/projects: 201 must have Location and ETag headers")
+	}
+	archived := projects.Get.Parameters.GetByInAndName("query", "archived")
+	if archived == nil || len(archived.Schema.Value.Enum) != 3 || archived.Schema.Value.Default != "false" {
+		t.Error("GET /api/v1/projects: archived must be an enum of false, true, any defaulting to false")
+	}
+	item := doc.Paths.Value("/api/v1/projects/{id}")
+	move := doc.Paths.Value("/api/v1/projects/{id}/move")
+	taskMove := doc.Paths.Value("/api/v1/tasks/{id}/move")
+	for name, op := range map[string]*openapi3.Operation{
+		"GET /api/v1/projects/{id}": item.Get, "PATCH /api/v1/projects/{id}": item.Patch,
+		"POST /api/v1/projects/{id}/move": move.Post, "POST /api/v1/tasks/{id}/move": taskMove.Post,
+	} {
+		ok := op.Responses.Value("200")
+		if ok == nil || ok.Value.Headers["ETag"] == nil {
+			t.Errorf("%s: 200 must have an ETag header", name)
+		}
+	}
+	for name, op := range map[string]*openapi3.Operation{
+		"PATCH /api/v1/projects/{id}": item.Patch, "DELETE /api/v1/projects/{id}": item.Delete,
+		"POST /api/v1/projects/{id}/move": move.Post, "POST /api/v1/tasks/{id}/move": taskMove.Post,
+	} {
+		if op.Parameters.GetByInAndName("header", "If-Match") == nil || op.Responses.Value("412") == nil {
+			t.Errorf("%s: needs an If-Match parameter and a 412 response", name)
+		}
+		if op.Parameters.GetByInAndName("header", "Idempotency-Key") == nil {
+			t.Errorf("%s: no Idempotency-Key parameter", name)
+		}
+	}
+	if item.Get.Parameters.GetByInAndName("header", "If-None-Match") == nil || item.Get.Responses.Value("304") == nil {
+		t.Error("GET /api/v1/projects/{id}: needs an If-None-Match parameter and a 304 response")
+	}
+}
+
 // The schema examples double as checks that the schemas accept real payloads.
 func TestOpenAPISchemasAcceptSamples(t *testing.T) {
 	doc := loadDoc(t)
 	samples := map[string]string{
 		"Task": `{"id":"0192f6a4-7b3c-7d2e-9f10-1a2b3c4d5e6f","title":"t","description":"","completed":false,
-			"priority":"medium","due_date":null,"tags":[],"created_at":"2025-01-15T09:32:00Z",
+			"priority":"medium","due_date":null,"tags":[],"project_id":null,"parent_id":null,"position":"V",
+			"created_at":"2025-01-15T09:32:00Z",
 			"updated_at":"2025-01-15T09:32:00Z","completed_at":null,"version":1}`,
 		"Me":        `{"id":"user_abc","email":null,"name":null,"created_at":null,"provider":"external"}`,
 		"Health":    `{"status":"error","database":"unavailable","version":"1.0.0","uptime_s":3}`,
 		"ApiInfo":   `{"name":"TaskFlow API","version":"1.0.0","environment":"production","docs":null}`,
 		"TaskPatch": `{"due_date":null,"user_id":"ignored"}`,
 		"TagPatch":  `{"color":null}`,
+		"Project": `{"id":"0192f6a4-5d20-7a10-8b3c-1f2e3d4c5b6a","name":"p","color":null,"position":"V","archived":false,
+			"task_count":0,"open_task_count":0,"created_at":"2025-01-15T09:30:00Z","updated_at":"2025-01-15T09:30:00Z","version":1}`,
+		"TaskMove":     `{"project_id":null,"parent_id":null,"after_id":null}`,
+		"ProjectMove":  `{}`,
+		"ProjectPatch": `{"color":null,"archived":true}`,
 		"Problem": `{"type":"urn:taskflow:problem:validation","title":"Validation Failed","status":422,
 			"detail":"invalid","request_id":"abc","errors":[{"field":"title","message":"required"}]}`,
 	}
@@ -329,7 +380,12 @@ func TestOpenAPISchemasAcceptSamples(t *testing.T) {
 	bad := map[string]string{
 		"TaskCreate": `{"title":"t","priority":"urgent"}`,
 		"TagCreate":  `{"name":"x","color":"blue"}`,
-		"Problem":    `{"type":"about:blank","title":"x","status":400,"detail":"x","request_id":"x"}`,
+		"Task": `{"id":"0192f6a4-7b3c-7d2e-9f10-1a2b3c4d5e6f","title":"t","description":"","completed":false,
+			"priority":"medium","due_date":null,"tags":[],"created_at":"2025-01-15T09:32:00Z",
+			"updated_at":"2025-01-15T09:32:00Z","completed_at":null,"version":1}`,
+		"ProjectCreate": `{"name":"x","color":"#12345"}`,
+		"ProjectPatch":  `{"archived":"yes"}`,
+		"Problem":       `{"type":"about:blank","title":"x","status":400,"detail":"x","request_id":"x"}`,
 	}
 	for name, sample := range bad {
 		var v any

@@ -66,7 +66,7 @@ func New(version string, db Database) *Metrics {
 		}),
 		queued: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "db_queue_waiting",
-			Help: "Task lists waiting in line for one of the DB_MAX_OPEN_CONNS database connections.",
+			Help: "Task lists waiting in their users' lines for one of the DB_MAX_OPEN_CONNS database connections.",
 		}),
 		queueWait: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "db_queue_wait_seconds_total",
@@ -121,7 +121,8 @@ func (m *Metrics) AuthFailed(reason string) {
 }
 
 // RateLimited counts a request a rate limit refused. limit is the name
-// the app gives the limit (register, login, token): a constant.
+// the app gives the limit (register, login, token, search, user_share): a
+// constant.
 func (m *Metrics) RateLimited(limit string) {
 	m.rateLimited.WithLabelValues(limit).Inc()
 }
@@ -130,7 +131,7 @@ func (m *Metrics) RateLimited(limit string) {
 func (m *Metrics) OpenStreams(open int) { m.openStreams.Set(float64(open)) }
 
 // Queued moves the number of requests in line for a database connection
-// (middleware.DatabaseQueue) by delta.
+// (middleware.FairShare) by delta.
 func (m *Metrics) Queued(delta int) { m.queued.Add(float64(delta)) }
 
 // Waited counts time a request spent in that line.

@@ -29,12 +29,22 @@ const keyPrefix = "taskflow:ratelimit:"
 // brute-force brake. refused, when not nil, is told name at each refusal
 // (the metrics count them).
 func RateLimit(name string, max int, window time.Duration, storage fiber.Storage, refused func(limit string)) fiber.Handler {
+	return rateLimit(name, max, window, storage, refused, ClientIP, nil, nil)
+}
+
+// rateLimit counts, in storage, the requests of each key (keyOf) that
+// skip does not let through uncounted. Each refusal is told to refused
+// (with name) and to reached, when they are not nil: reached is given the
+// time until the window ends and returns the time left when it returns.
+func rateLimit(name string, max int, window time.Duration, storage fiber.Storage, refused func(limit string),
+	keyOf func(*fiber.Ctx) string, skip func(*fiber.Ctx) bool, reached func(c *fiber.Ctx, wait time.Duration) time.Duration) fiber.Handler {
 	return limiter.New(limiter.Config{
+		Next:       skip,
 		Max:        max,
 		Expiration: window,
 		Storage:    storage,
 		KeyGenerator: func(c *fiber.Ctx) string {
-			return keyPrefix + name + ":" + ClientIP(c)
+			return keyPrefix + name + ":" + keyOf(c)
 		},
 		LimitReached: func(c *fiber.Ctx) error {
 			if refused != nil {
@@ -43,7 +53,11 @@ func RateLimit(name string, max int, window time.Duration, storage fiber.Storage
 			// The limiter has put the seconds until its window ends in
 			// Retry-After; the error takes them to the error handler.
 			seconds, _ := strconv.Atoi(c.GetRespHeader(fiber.HeaderRetryAfter))
-			return models.RateLimited(time.Duration(seconds) * time.Second)
+			wait := time.Duration(seconds) * time.Second
+			if reached != nil {
+				wait = reached(c, wait)
+			}
+			return models.RateLimited(wait)
 		},
 	})
 }

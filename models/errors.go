@@ -54,6 +54,9 @@ type Error struct {
 	Message string
 	Fields  []FieldError
 	Cause   error
+	// Current is, for a failed precondition where the store read it, the
+	// object as it is now (JSON): a batch answers a stale version with it.
+	Current []byte
 }
 
 func (e *Error) Error() string {

@@ -13,6 +13,11 @@ const (
 	EventTagCreated  EventType = "tag.created"
 	EventTagUpdated  EventType = "tag.updated"
 	EventTagDeleted  EventType = "tag.deleted"
+	// A project's events; its tasks, deleted with it, get none of their
+	// own.
+	EventProjectCreated EventType = "project.created"
+	EventProjectUpdated EventType = "project.updated"
+	EventProjectDeleted EventType = "project.deleted"
 	// EventReset tells a resuming client that events it missed are no
 	// longer kept: it must fetch its data again.
 	EventReset EventType = "reset"

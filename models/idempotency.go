@@ -54,6 +54,11 @@ type Keyed struct {
 	Location string
 	ETag     bool // the answer's ETag is the object's version, quoted
 	Body     bool // the answer's body is the object as JSON
+	// NewID, when set, is the id a create gives what it makes (a batch
+	// makes it before the command runs); TempID the temporary id a batch
+	// named it by, recorded with it.
+	NewID  string
+	TempID string
 	// Recorded is set by the store once the answer is committed with the
 	// write.
 	Recorded bool
@@ -74,4 +79,12 @@ func (k *Keyed) Answer(id string, version int64, body []byte) Answer {
 		a.Body = body
 	}
 	return a
+}
+
+// IDOr is the id a create makes: k's NewID when it has one, else id.
+func (k *Keyed) IDOr(id string) string {
+	if k == nil || k.NewID == "" {
+		return id
+	}
+	return k.NewID
 }

@@ -71,6 +71,12 @@ func (t Task) AppendJSON(b []byte) []byte {
 		}
 		b = append(b, ']')
 	}
+	b = append(b, `,"project_id":`...)
+	b = appendStringPtr(b, t.ProjectID)
+	b = append(b, `,"parent_id":`...)
+	b = appendStringPtr(b, t.ParentID)
+	b = append(b, `,"position":`...)
+	b = appendString(b, t.Position)
 	b = append(b, `,"created_at":`...)
 	b = appendTime(b, t.CreatedAt)
 	b = append(b, `,"updated_at":`...)
@@ -92,16 +98,45 @@ func (t Tag) AppendJSON(b []byte) []byte {
 	b = append(b, `,"name":`...)
 	b = appendString(b, t.Name)
 	b = append(b, `,"color":`...)
-	if t.Color == nil {
-		b = append(b, "null"...)
-	} else {
-		b = appendString(b, *t.Color)
-	}
+	b = appendStringPtr(b, t.Color)
 	b = append(b, `,"task_count":`...)
 	b = strconv.AppendInt(b, t.TaskCount, 10)
 	b = append(b, `,"created_at":`...)
 	b = appendTime(b, t.CreatedAt)
 	return append(b, '}')
+}
+
+// AppendJSON appends p as encoding/json would encode it.
+func (p Project) AppendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, p.ID)
+	b = append(b, `,"name":`...)
+	b = appendString(b, p.Name)
+	b = append(b, `,"color":`...)
+	b = appendStringPtr(b, p.Color)
+	b = append(b, `,"position":`...)
+	b = appendString(b, p.Position)
+	b = append(b, `,"archived":`...)
+	b = strconv.AppendBool(b, p.Archived)
+	b = append(b, `,"task_count":`...)
+	b = strconv.AppendInt(b, p.TaskCount, 10)
+	b = append(b, `,"open_task_count":`...)
+	b = strconv.AppendInt(b, p.OpenTaskCount, 10)
+	b = append(b, `,"created_at":`...)
+	b = appendTime(b, p.CreatedAt)
+	b = append(b, `,"updated_at":`...)
+	b = appendTime(b, p.UpdatedAt)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, p.Version, 10)
+	return append(b, '}')
+}
+
+// appendStringPtr encodes s as a JSON string, or null.
+func appendStringPtr(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return appendString(b, *s)
 }
 
 // appendTime encodes t as time.Time.MarshalJSON does (RFC 3339 with

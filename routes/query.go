@@ -151,3 +151,30 @@ func (q *queryParams) text(name string, maxRunes int) string {
 	}
 	return raw
 }
+
+// uuidOr reads a UUID, or the word named (which reports true).
+func (q *queryParams) uuidOr(name, word string) (string, bool) {
+	raw := q.c.Query(name)
+	switch {
+	case raw == "":
+		return "", false
+	case raw == word:
+		return "", true
+	}
+	id, ok := canonicalUUID(raw)
+	if !ok {
+		q.outOfRange(name, "must be a UUID or "+word)
+	}
+	return id, false
+}
+
+// search reads a search: text of at most models.MaxQueryLength characters
+// and models.MaxQueryWords words.
+func (q *queryParams) search(name string) string {
+	text := q.text(name, models.MaxQueryLength)
+	if words := len(models.SearchWords(text)); words > models.MaxQueryWords {
+		q.outOfRange(name, "must have at most "+strconv.Itoa(models.MaxQueryWords)+" words, not "+strconv.Itoa(words))
+		return ""
+	}
+	return text
+}

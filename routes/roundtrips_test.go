@@ -23,20 +23,41 @@ import (
 var roundTripBudgets = map[string]int{
 	"GET /tasks":      1, // the page as JSON, its total and tags included (one statement)
 	"GET /tasks/{id}": 1, // the task joined to its tags
-	"POST /tasks":     1, // one statement: the counter upsert that admits it under the cap, the INSERT, the event and its NOTIFY
-	// The write records its answer under the key in its own statement.
-	"POST /tasks with a key":      2, // the key's stored answer (none); the create's one statement, its answer recorded in it
+	// Every write is one call of a function of the database
+	// (database/functions_postgres.go): the user's lock, the checks, the
+	// write, its events, stamps and NOTIFY, and a key's answer.
+	"POST /tasks": 1, // the cap, the tags and place checked, the position after the last sibling, the INSERT, the event
+	// The write records its answer under the key in its own call.
+	"POST /tasks with a key":      2, // the key's stored answer (none); the create, its answer recorded in it
 	"POST /tasks, a key replayed": 1, // the key's stored answer, sent again
-	"POST /tasks with 2 tag_ids":  1, // one statement: the tags checked and counted, the counter upsert, the INSERT, the links, the event
-	"PUT /tasks/{id} new tags":    1, // one statement: the task and links read, the UPDATE if the version still matches, links removed and added, the event
-	"PATCH /tasks/{id} If-Match":  1, // one statement: the version checked, the UPDATE (only if something changes), the tags read back, the event
-	"DELETE /tasks/{id}":          1, // the DELETE, version check, count and event included (one statement)
+	"POST /tasks with 2 tag_ids":  1, // the create, its tags checked and linked
+	"PUT /tasks/{id} new tags":    1, // the version checked, the UPDATE, links removed and added, the event
+	"PATCH /tasks/{id} If-Match":  1, // the version checked, the UPDATE (only if something changes), the event
+	"DELETE /tasks/{id}":          1, // the task and its subtasks, an event and a tombstone each
 	"GET /tags":                   1, // the tags with their task counts
-	"POST /tags":                  1, // one statement: the counter upsert that admits it under the cap, the INSERT, the event
-	"PATCH /tags/{id}":            1, // one statement: the UPDATE, the tag's task count, the event
-	"DELETE /tags/{id}":           1, // the DELETE, its count and its event (links go by cascade)
+	"POST /tags":                  1, // the name and the cap checked, the INSERT, the event
+	"PATCH /tags/{id}":            1, // the UPDATE, the tag's task count, the event
+	"DELETE /tags/{id}":           1, // the DELETE, its event and tombstone (links go by cascade)
 	"POST /auth/login":            2, // the user by email; the token inserted with the sweep of expired ones (one statement)
 	"POST /auth/refresh":          2, // the spend and the successor (one statement); the user
+
+	// Projects and the task tree: each request one statement.
+	"GET /projects":                        1, // the projects with their task counts
+	"GET /projects/{id}":                   1, // the project with its task counts
+	"POST /projects":                       1, // the cap, the position after the last, the INSERT, the event
+	"PATCH /projects/{id}":                 1, // the version checked, the UPDATE (only if something changes), the counts, the event
+	"POST /projects/{id}/move":             1, // the neighbours' positions, the UPDATE if the version matches, the event
+	"DELETE /projects/{id}":                1, // the project and its tasks deleted, the counters, the one event
+	"POST /tasks/{id}/move":                1, // the place checked, the neighbours' positions, the UPDATE, its subtasks, the events
+	"POST /tasks under a parent":           1, // the parent's project and depth checked, the position last, the INSERT, the event
+	"PATCH /tasks/{id} to another project": 1, // the place checked, the UPDATE, its subtasks along, the events
+	"GET /tasks in a project by position":  1, // the page of one project in manual order, as JSON
+
+	// Offline clients.
+	"GET /sync": 1, // the head, each kind's changes after the cursor and the deletions, as JSON (one statement)
+	// The results and temp ids kept from before (none), one statement of
+	// one text whatever the batch; the 100 writes in one pipeline.
+	"POST /batch (100 commands)": 2,
 }
 
 // roundTripSamples is how often each request is measured; the fewest
@@ -159,6 +180,10 @@ type roundTripAccount struct {
 	tagA, tagB     string
 	listedTaskID   string
 	createdTaskNum int
+	// projectA and projectB hold tasks; parentID is a task of projectA.
+	projectA, projectB string
+	parentID           string
+	batches            int
 }
 
 func newRoundTripAccount(t *testing.T, s *apptest.Server) *roundTripAccount {
@@ -176,6 +201,12 @@ func newRoundTripAccount(t *testing.T, s *apptest.Server) *roundTripAccount {
 			tags = append(tags, a.tagB)
 		}
 		a.listedTaskID = a.newTask(t, tags)
+	}
+	a.projectA, a.projectB = a.newProject(t), a.newProject(t)
+	a.parentID = a.newTaskIn(t, map[string]any{"project_id": a.projectA})
+	for range 3 {
+		a.newTaskIn(t, map[string]any{"parent_id": a.parentID})
+		a.newTaskIn(t, map[string]any{"project_id": a.projectA})
 	}
 	return a
 }
@@ -226,6 +257,46 @@ func (a *roundTripAccount) cases() []roundTripCase {
 		{"DELETE /tags/{id}", func(t *testing.T) apptest.Request {
 			return auth(http.MethodDelete, "/api/v1/tags/"+a.newTag(t), nil, nil)
 		}, http.StatusNoContent},
+		{"GET /projects", func(*testing.T) apptest.Request { return auth(http.MethodGet, "/api/v1/projects", nil, nil) }, http.StatusOK},
+		{"GET /projects/{id}", func(*testing.T) apptest.Request {
+			return auth(http.MethodGet, "/api/v1/projects/"+a.projectA, nil, nil)
+		}, http.StatusOK},
+		{"POST /projects", func(*testing.T) apptest.Request {
+			return auth(http.MethodPost, "/api/v1/projects", map[string]any{"name": a.nextTitle()}, nil)
+		}, http.StatusCreated},
+		{"PATCH /projects/{id}", func(t *testing.T) apptest.Request {
+			return auth(http.MethodPatch, "/api/v1/projects/"+a.newProject(t), map[string]any{"name": a.nextTitle()}, map[string]string{"If-Match": `"1"`})
+		}, http.StatusOK},
+		{"POST /projects/{id}/move", func(t *testing.T) apptest.Request {
+			return auth(http.MethodPost, "/api/v1/projects/"+a.newProject(t)+"/move", map[string]any{"after_id": a.projectA}, nil)
+		}, http.StatusOK},
+		{"DELETE /projects/{id}", func(t *testing.T) apptest.Request {
+			id := a.newProject(t)
+			a.newTaskIn(t, map[string]any{"project_id": id})
+			return auth(http.MethodDelete, "/api/v1/projects/"+id, nil, nil)
+		}, http.StatusNoContent},
+		{"POST /tasks/{id}/move", func(t *testing.T) apptest.Request {
+			id := a.newTaskIn(t, map[string]any{"project_id": a.projectA})
+			a.newTaskIn(t, map[string]any{"parent_id": id})
+			return auth(http.MethodPost, "/api/v1/tasks/"+id+"/move", map[string]any{"project_id": a.projectB, "after_id": nil}, nil)
+		}, http.StatusOK},
+		{"POST /tasks under a parent", func(*testing.T) apptest.Request {
+			return auth(http.MethodPost, "/api/v1/tasks", map[string]any{"title": a.nextTitle(), "parent_id": a.parentID}, nil)
+		}, http.StatusCreated},
+		{"PATCH /tasks/{id} to another project", func(t *testing.T) apptest.Request {
+			id := a.newTaskIn(t, map[string]any{"project_id": a.projectA})
+			return auth(http.MethodPatch, "/api/v1/tasks/"+id, map[string]any{"project_id": a.projectB}, nil)
+		}, http.StatusOK},
+		{"GET /tasks in a project by position", func(*testing.T) apptest.Request {
+			return auth(http.MethodGet, "/api/v1/tasks?sort=position&project_id="+a.projectA, nil, nil)
+		}, http.StatusOK},
+		{"GET /sync", func(*testing.T) apptest.Request {
+			return auth(http.MethodGet, "/api/v1/sync?limit=100", nil, nil)
+		}, http.StatusOK},
+		{"POST /batch (100 commands)", func(*testing.T) apptest.Request {
+			a.batches++
+			return auth(http.MethodPost, "/api/v1/batch", map[string]any{"commands": offlineBatch(fmt.Sprintf("rt%d", a.batches))}, nil)
+		}, http.StatusOK},
 		{"POST /auth/login", func(*testing.T) apptest.Request {
 			return apptest.Request{Method: http.MethodPost, Path: "/api/v1/auth/login", Body: map[string]any{"email": a.email, "password": a.password}}
 		}, http.StatusOK},
@@ -260,6 +331,26 @@ func (a *roundTripAccount) newTask(t *testing.T, tagIDs []string) string {
 	return r.Map(t)["id"].(string)
 }
 
+// newTaskIn creates a task placed by place (project_id, parent_id).
+func (a *roundTripAccount) newTaskIn(t *testing.T, place map[string]any) string {
+	t.Helper()
+	body := map[string]any{"title": a.nextTitle()}
+	for k, v := range place {
+		body[k] = v
+	}
+	r := a.s.Do(t, apptest.Request{Method: http.MethodPost, Path: "/api/v1/tasks", Token: a.token, Body: body})
+	apptest.RequireStatus(t, r, http.StatusCreated)
+	return r.Map(t)["id"].(string)
+}
+
+func (a *roundTripAccount) newProject(t *testing.T) string {
+	t.Helper()
+	r := a.s.Do(t, apptest.Request{Method: http.MethodPost, Path: "/api/v1/projects", Token: a.token,
+		Body: map[string]any{"name": a.nextTitle()}})
+	apptest.RequireStatus(t, r, http.StatusCreated)
+	return r.Map(t)["id"].(string)
+}
+
 func (a *roundTripAccount) newTag(t *testing.T) string {
 	t.Helper()
 	r := a.s.Do(t, apptest.Request{Method: http.MethodPost, Path: "/api/v1/tags", Token: a.token,
@@ -275,4 +366,43 @@ func (a *roundTripAccount) login(t *testing.T) string {
 		Body: map[string]any{"email": a.email, "password": a.password}})
 	apptest.RequireStatus(t, r, http.StatusOK)
 	return r.Map(t)["refresh_token"].(string)
+}
+
+// offlineBatch is a batch of 100 commands, each of which succeeds, as a
+// client sends what it queued offline: 10 projects, 10 tags and 30 tasks
+// made with temp ids, 20 tasks updated and 10 moved, 10 tasks, 5
+// projects (with their tasks) deleted and 5 recoloured. prefix keeps its
+// uuids, temp ids and names apart from another batch's. bench/rtt.go
+// sends the same batch.
+func offlineBatch(prefix string) []map[string]any {
+	var commands []map[string]any
+	add := func(typ, temp string, args map[string]any) {
+		c := map[string]any{"uuid": fmt.Sprintf("%s-%d", prefix, len(commands)), "type": typ, "args": args}
+		if temp != "" {
+			c["temp_id"] = temp
+		}
+		commands = append(commands, c)
+	}
+	temp := func(kind string, i int) string { return fmt.Sprintf("%s-%s%d", prefix, kind, i) }
+	for i := range 10 {
+		add("project.create", temp("p", i), map[string]any{"name": temp("project ", i)})
+		add("tag.create", temp("g", i), map[string]any{"name": temp("tag ", i)})
+	}
+	for i := range 30 {
+		add("task.create", temp("t", i), map[string]any{"title": temp("task ", i), "project_id": temp("p", i%10), "tag_ids": []string{temp("g", i%10)}})
+	}
+	for i := range 20 {
+		add("task.update", "", map[string]any{"id": temp("t", i), "version": 1, "title": temp("renamed ", i), "completed": i%2 == 0})
+	}
+	for i := 20; i < 30; i++ {
+		add("task.move", "", map[string]any{"id": temp("t", i), "project_id": temp("p", (i+1)%5), "after_id": nil})
+	}
+	for i := range 10 {
+		add("task.delete", "", map[string]any{"id": temp("t", i)})
+	}
+	for i := range 5 {
+		add("project.update", "", map[string]any{"id": temp("p", i), "color": "#336699"})
+		add("project.delete", "", map[string]any{"id": temp("p", 5+i)})
+	}
+	return commands
 }

@@ -21,7 +21,20 @@ type taskBody struct {
 	Priority    *string  `json:"priority" validate:"omitnil,oneof=low medium high"`
 	DueDate     *string  `json:"due_date"`
 	TagIDs      []string `json:"tag_ids" validate:"max=50,unique,dive,uuid"`
+	ProjectID   *string  `json:"project_id" validate:"omitnil,uuid"`
+	ParentID    *string  `json:"parent_id" validate:"omitnil,uuid"`
 	bodyMembers
+}
+
+// place is where a create or a replace puts the task. What is not sent is
+// null (the inbox, the top level), except a project left out beside a
+// parent: the task goes into its parent's project.
+func (b *taskBody) place() models.TaskPlace {
+	parentSent := b.ParentID != nil
+	return models.TaskPlace{
+		ProjectSet: b.ProjectID != nil || b.sentNull("project_id") || !parentSent, ProjectID: lowerPtr(b.ProjectID),
+		ParentSet: true, ParentID: lowerPtr(b.ParentID),
+	}
 }
 
 func (b *taskBody) input(val *Validator) (models.TaskInput, error) {
@@ -34,7 +47,7 @@ func (b *taskBody) input(val *Validator) (models.TaskInput, error) {
 	}
 	in := models.TaskInput{
 		Title: b.Title, Description: b.Description, Completed: b.Completed,
-		Priority: models.PriorityMedium, DueDate: due, TagIDs: b.TagIDs,
+		Priority: models.PriorityMedium, DueDate: due, TagIDs: b.TagIDs, Place: b.place(),
 	}
 	if b.Priority != nil {
 		in.Priority = models.Priority(*b.Priority)
@@ -56,6 +69,8 @@ type taskPatchBody struct {
 	Priority    *string  `json:"priority" validate:"omitnil,oneof=low medium high"`
 	DueDate     *string  `json:"due_date"`
 	TagIDs      []string `json:"tag_ids" validate:"max=50,unique,dive,uuid"`
+	ProjectID   *string  `json:"project_id" validate:"omitnil,uuid"`
+	ParentID    *string  `json:"parent_id" validate:"omitnil,uuid"`
 	bodyMembers
 }
 
@@ -83,6 +98,7 @@ func (b *taskPatchBody) patch(val *Validator) (models.TaskPatch, error) {
 		Title: b.Title, Description: b.Description, Completed: b.Completed,
 		DueDateSet: b.DueDate != nil || b.sentNull("due_date"), DueDate: due,
 		TagIDsSet: b.TagIDs != nil || b.sentNull("tag_ids"), TagIDs: b.TagIDs,
+		Place: sentPlace(&b.bodyMembers, b.ProjectID, b.ParentID),
 	}
 	if b.Priority != nil {
 		priority := models.Priority(*b.Priority)
@@ -127,4 +143,40 @@ func parseDueDate(raw *string) (*time.Time, []models.FieldError) {
 		return nil, []models.FieldError{{Field: "due_date", Message: "must be between years 0001 and 9999 in UTC"}}
 	}
 	return &t, nil
+}
+
+// sentPlace is the place a patch or a move sends: each of the project and
+// the parent only if sent, null included.
+func sentPlace(m *bodyMembers, projectID, parentID *string) models.TaskPlace {
+	return models.TaskPlace{
+		ProjectSet: projectID != nil || m.sentNull("project_id"), ProjectID: lowerPtr(projectID),
+		ParentSet: parentID != nil || m.sentNull("parent_id"), ParentID: lowerPtr(parentID),
+	}
+}
+
+// moveBody is the body of POST /tasks/{id}/move.
+type moveBody struct {
+	ProjectID *string `json:"project_id" validate:"omitnil,uuid"`
+	ParentID  *string `json:"parent_id" validate:"omitnil,uuid"`
+	AfterID   *string `json:"after_id" validate:"omitnil,uuid"`
+	bodyMembers
+}
+
+func (b *moveBody) move(val *Validator) (models.TaskMove, error) {
+	if err := validate(val, b); err != nil {
+		return models.TaskMove{}, err
+	}
+	return models.TaskMove{
+		Place:    sentPlace(&b.bodyMembers, b.ProjectID, b.ParentID),
+		AfterSet: b.AfterID != nil || b.sentNull("after_id"), AfterID: lowerPtr(b.AfterID),
+	}, nil
+}
+
+// lowerPtr is s lower-cased, as ids are stored; nil stays nil.
+func lowerPtr(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	l := strings.ToLower(*s)
+	return &l
 }

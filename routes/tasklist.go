@@ -44,21 +44,29 @@ func taskFilter(c *fiber.Ctx) (models.TaskFilter, error) {
 	f := models.TaskFilter{
 		Completed:    q.boolean("completed"),
 		TagID:        q.uuid("tag"),
-		Query:        q.text("q", models.MaxQueryLength),
+		Query:        q.search("q"),
 		DueBefore:    q.time("due_before"),
 		DueAfter:     q.time("due_after"),
 		UpdatedAfter: q.time("updated_after"),
 		Due:          models.TaskDue(q.oneOf("due", "", []string{string(models.DueNone), string(models.DueOverdue)})),
 		Now:          time.Now(),
-		Sort:         models.TaskSort(q.oneOf("sort", string(models.SortCreatedDesc), taskSortNames)),
+		Sort:         models.TaskSort(q.oneOf("sort", string(models.SortDefault), taskSortNames)),
 		Limit:        int(q.integer("limit", models.DefaultTaskLimit, 1, models.MaxTaskLimit)),
 		Offset:       q.integer("offset", 0, 0, -1),
 	}
+	f.ProjectID, f.Inbox = q.uuidOr("project_id", "inbox")
+	f.ParentID, f.TopLevel = q.uuidOr("parent_id", "none")
 	if priority := q.oneOf("priority", "", []string{"low", "medium", "high"}); priority != "" {
 		p := models.Priority(priority)
 		f.Priority = &p
 	}
 	return f, q.err()
+}
+
+// IsSearch reports whether a task list request searches: its q holds a
+// word.
+func IsSearch(c *fiber.Ctx) bool {
+	return len(models.SearchWords(c.Query("q"))) > 0
 }
 
 // taskSortNames is computed once: the list reads it on every request.

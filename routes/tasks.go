@@ -22,18 +22,22 @@ type TaskStore interface {
 	Replace(ctx context.Context, userID, id string, in models.TaskInput, cond *models.Precondition, k *models.Keyed) (models.Task, error)
 	Update(ctx context.Context, userID, id string, p models.TaskPatch, cond *models.Precondition, k *models.Keyed) (models.Task, error)
 	Delete(ctx context.Context, userID, id string, cond *models.Precondition, k *models.Keyed) error
+	// Move puts the task into m's place, among its siblings there; its
+	// subtasks come along.
+	Move(ctx context.Context, userID, id string, m models.TaskMove, cond *models.Precondition, k *models.Keyed) (models.Task, error)
 }
 
 // Tasks registers the task routes on r, a group behind the auth guard.
-// listQueue runs before the list: the line it waits in for a database
-// connection (middleware.DatabaseQueue).
-func Tasks(r fiber.Router, store TaskStore, val *Validator, listQueue fiber.Handler) {
-	r.Get("/", listQueue, listTasks(store))
+// beforeList run before the list, in order: its limits and the line it
+// waits in for a database connection (middleware.FairShare).
+func Tasks(r fiber.Router, store TaskStore, val *Validator, beforeList ...fiber.Handler) {
+	r.Get("/", append(beforeList, listTasks(store))...)
 	r.Post("/", createTask(store, val))
 	r.Get("/:id", getTask(store))
 	r.Put("/:id", replaceTask(store, val))
 	r.Patch("/:id", updateTask(store, val))
 	r.Delete("/:id", deleteTask(store))
+	r.Post("/:id/move", moveTask(store, val))
 }
 
 func createTask(store TaskStore, val *Validator) fiber.Handler {
@@ -135,6 +139,28 @@ func deleteTask(store TaskStore) fiber.Handler {
 			return err
 		}
 		return c.SendStatus(fiber.StatusNoContent)
+	}
+}
+
+func moveTask(store TaskStore, val *Validator) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		userID, id, err := callerAndTaskID(c)
+		if err != nil {
+			return err
+		}
+		var body moveBody
+		if err := decodeJSON(c, &body); err != nil {
+			return err
+		}
+		m, err := body.move(val)
+		if err != nil {
+			return err
+		}
+		task, err := store.Move(c.UserContext(), userID, id, m, ifMatch(c), keyed(c, changed(true)))
+		if err != nil {
+			return err
+		}
+		return sendTask(c, task)
 	}
 }
 

@@ -36,7 +36,7 @@ func call(t testing.TB, s *apptest.Server, u user, method, path string, body any
 }
 
 var (
-	taskKeys = []string{"id", "title", "description", "completed", "priority", "due_date", "tags", "created_at", "updated_at", "completed_at", "version"}
+	taskKeys = []string{"id", "title", "description", "completed", "priority", "due_date", "tags", "project_id", "parent_id", "position", "created_at", "updated_at", "completed_at", "version"}
 	tagKeys  = []string{"id", "name", "color", "task_count", "created_at"}
 )
 
@@ -666,11 +666,11 @@ func TestTaskList(t *testing.T) {
 			{"tag in upper case", url.Values{"tag": {strings.ToUpper(home.ID)}}, []string{"charlie", "Bravo"}},
 			{"tag unknown", url.Values{"tag": {uuid.NewString()}}, []string{}},
 			{"tag and priority", url.Values{"tag": {home.ID}, "priority": {"low"}}, []string{"Bravo"}},
-			{"q ignores case in title", url.Values{"q": {"ALPHA"}}, []string{"backslashes", "alpha"}},
+			{"q ignores case, title matches first", url.Values{"q": {"ALPHA"}}, []string{"alpha", "backslashes"}},
 			{"q in description", url.Values{"q": {"numbers"}}, []string{"alpha"}},
 			{"q percent is literal", url.Values{"q": {"100%"}}, []string{"Delta 100% sure"}},
-			{"q underscore is literal", url.Values{"q": {"r_s"}}, []string{"Delta 100% sure"}},
-			{"q backslash is literal", url.Values{"q": {`k\s`}}, []string{`back\slash`}},
+			{"q underscore is literal", url.Values{"q": {"under_s"}}, []string{"Delta 100% sure"}},
+			{"q backslash is literal", url.Values{"q": {`back\s`}}, []string{`back\slash`}},
 			{"q lone percent", url.Values{"q": {"%"}}, []string{"Delta 100% sure"}},
 			{"q no match", url.Values{"q": {"zzz"}}, []string{}},
 			{"due_before", url.Values{"due_before": {"2025-02-01T00:00:01Z"}}, []string{`back\slash`, "Delta 100% sure", "Bravo"}},

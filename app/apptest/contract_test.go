@@ -13,7 +13,8 @@ import (
 const (
 	taskID = "0192f6a4-7b3c-7d2e-9f10-1a2b3c4d5e6f"
 	taskOK = `{"id":"` + taskID + `","title":"t","description":"","completed":false,"priority":"medium",
-		"due_date":null,"tags":[],"created_at":"2025-01-15T09:32:00Z","updated_at":"2025-01-15T09:32:00Z","completed_at":null,"version":1}`
+		"due_date":null,"tags":[],"project_id":null,"parent_id":null,"position":"V","created_at":"2025-01-15T09:32:00Z",
+		"updated_at":"2025-01-15T09:32:00Z","completed_at":null,"version":1}`
 	problemOK = `{"type":"urn:taskflow:problem:not-found","title":"Not Found","status":404,"detail":"no such route","request_id":"r1"}`
 )
 

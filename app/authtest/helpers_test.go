@@ -4,6 +4,7 @@
 package authtest_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -174,8 +175,8 @@ func seedData(t testing.TB, s *apptest.Server, userID string) seeded {
 	for i := range 2 {
 		taskID, tagID := uuid.Must(uuid.NewV7()).String(), uuid.Must(uuid.NewV7()).String()
 		taskIDs, tagIDs = append(taskIDs, taskID), append(tagIDs, tagID)
-		exec(t, s, "INSERT INTO tasks (id, user_id, title, description, completed, priority, version, created_at, updated_at)"+
-			" VALUES (?, ?, ?, '', ?, 1, 1, ?, ?)", taskID, userID, "task "+taskID, false, now, now)
+		exec(t, s, "INSERT INTO tasks (id, user_id, title, description, completed, priority, version, created_at, updated_at, position)"+
+			" VALUES (?, ?, ?, '', ?, 1, 1, ?, ?, ?)", taskID, userID, "task "+taskID, false, now, now, "V"+strconv.Itoa(i+1))
 		name := []string{"work", "home"}[i]
 		exec(t, s, "INSERT INTO tags (id, user_id, name, name_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
 			tagID, userID, name, name, now, now)
