@@ -13,8 +13,8 @@ import (
 
 // TestEnvExampleDocumentsEveryVariable keeps .env.example in step with
 // Config: every variable appears once, with its default, under a comment,
-// and the file names no variable Config does not read. README.md's
-// configuration table has a row for each one too.
+// and the file names no variable Config does not read. docs/configuration.md
+// has a row for each one too.
 func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 	documented := readEnvExample(t, "../.env.example")
 	known := map[string]bool{}
@@ -43,13 +43,13 @@ func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 			t.Errorf(".env.example documents %s, which Config does not read", name)
 		}
 	}
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/configuration.md")
 	if err != nil {
-		t.Fatalf("read README.md: %v", err)
+		t.Fatalf("read docs/configuration.md: %v", err)
 	}
 	for name := range known {
 		if !strings.Contains(string(readme), "| `"+name+"` |") {
-			t.Errorf("README.md's configuration table has no row for %s", name)
+			t.Errorf("docs/configuration.md has no row for %s", name)
 		}
 	}
 }
@@ -117,12 +117,12 @@ func readEnvExample(t *testing.T, path string) map[string]envEntry {
 
 // TestProductionCapsAreDocumented: each lifetime production caps is
 // documented with the cap production enforces, in .env.example's comment
-// and in README.md's configuration table, in the words of the refusal.
+// and in docs/configuration.md, in the words of the refusal.
 func TestProductionCapsAreDocumented(t *testing.T) {
 	documented := readEnvExample(t, "../.env.example")
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/configuration.md")
 	if err != nil {
-		t.Fatalf("read README.md: %v", err)
+		t.Fatalf("read docs/configuration.md: %v", err)
 	}
 	for name, limit := range map[string]time.Duration{
 		"ACCESS_TOKEN_TTL":       config.MaxProductionAccessTokenTTL,
@@ -140,7 +140,7 @@ func TestProductionCapsAreDocumented(t *testing.T) {
 			t.Errorf(".env.example's comment on %s does not say %q: %q", name, want, documented[name].comment)
 		}
 		if row := readmeRow(string(readme), name); !strings.Contains(strings.ReplaceAll(row, "`", ""), want) {
-			t.Errorf("README.md's row for %s does not say %q: %q", name, want, row)
+			t.Errorf("docs/configuration.md row for %s does not say %q: %q", name, want, row)
 		}
 	}
 }
