@@ -182,6 +182,7 @@ func TestPasswordChangeRacingLogins(t *testing.T) {
 		a, b := startReplicas(t, db)
 		replicas := [2]*apptest.Server{a, b}
 		api := newAuthAPI(t, a)
+		raced := 0
 		for trial := range raceTrials {
 			password := api.usePassword("correct horse battery")
 			newPassword := api.usePassword("a new password entirely")
@@ -206,21 +207,29 @@ func TestPasswordChangeRacingLogins(t *testing.T) {
 			if changed.status != 204 {
 				t.Fatalf("password change: %d %s", changed.status, changed.body)
 			}
-			sessions := sessionsOf(t, answers)
-			if len(sessions) == 0 {
-				t.Fatal("no login with the old password succeeded: the race did not happen")
-			}
 			for _, answer := range answers {
 				if answer.status != 200 && answer.status != 401 {
 					t.Fatalf("a raced login answered %d: %s", answer.status, answer.body)
 				}
 			}
+			sessions := sessionsOf(t, answers)
+			if len(sessions) == 0 {
+				// On a busy machine the change can commit before the first
+				// login's hash is done: that trial proves nothing, the next
+				// may.
+				t.Logf("trial %d: no login with the old password succeeded before the change", trial)
+				continue
+			}
+			raced++
 			sessions = append(sessions, owner)
 			rotated := requireSessionsDead(t, api, replicas, sessions, changedAt)
 			t.Logf("trial %d: %d of %d logins with the old password succeeded; %d of their refresh tokens rotated 1.2 s after the 204 (answered %s after the race began)",
 				trial, len(sessions)-1, logins, rotated, changedAt.Sub(began).Round(time.Millisecond))
 			r := api.login(t, email, newPassword)
 			apptest.RequireStatus(t, r, 200)
+		}
+		if raced == 0 {
+			t.Fatalf("in none of %d trials did a login with the old password succeed: the race did not happen", raceTrials)
 		}
 	})
 }
