@@ -13,8 +13,8 @@ import (
 	"taskflow/realtime"
 )
 
-// streamSettle outlasts a new stream's first re-reads of the feed
-// (realtime's recheck back-off): after it the streams are idle.
+// streamSettle outlasts the opening of the streams (each reads where its
+// feed stands, once): after it the streams are idle.
 const streamSettle = 4 * time.Second
 
 // streamVariant is one server binary the streams run measures.
