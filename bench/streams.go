@@ -269,7 +269,7 @@ func streamOwners(secret string, n int) ([]streamOwner, error) {
 }
 
 // streamOpeners is how many streams open at once.
-const streamOpeners = 32
+const streamOpeners = 16
 
 // openStreams opens n change-feed streams, realtime.MaxStreamsPerUser per
 // owner in order, and reads each in the background until ctx ends. Each

@@ -83,7 +83,7 @@ func authenticateStream(guard fiber.Handler) fiber.Handler {
 // hijackWait bounds the wait for the HTTP server to hand a stream its
 // connection: when it cannot (the client left before the answer's
 // headers), the stream's subscription and place are given back.
-const hijackWait = 10 * time.Second
+const hijackWait = 2 * time.Second
 
 func openStream(d EventsDeps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
