@@ -129,13 +129,19 @@ func (s *Stream) Serve(conn net.Conn, head []byte) {
 // run sends the feed until the stream must end: with a reason, or with
 // none on shutdown, or with a write error when the client is gone.
 func (s *Stream) run(out *chunkedConn) (EndReason, error) {
-	cursor, err := s.start(out)
+	cursor, latest, err := s.start(out)
 	if err != nil {
 		return "", err
 	}
 	tick := time.NewTicker(min(checkInterval, s.cfg.Ping))
 	defer tick.Stop()
-	retry := time.NewTimer(0) // the first read: catch up, or replay after lastEventID
+	// The first read replays what the client missed, if anything: a write
+	// committed after the head was read wakes the stream (it subscribed
+	// before), so a stream with nothing to replay reads nothing until then.
+	retry := time.NewTimer(0)
+	if cursor >= latest {
+		retry.Stop()
+	}
 	defer retry.Stop()
 	lastWrite := time.Now()
 	for {
@@ -186,24 +192,25 @@ func (s *Stream) ended(now time.Time) EndReason {
 }
 
 // start writes the stream's opening and returns the id after which it
-// sends events: the last one the client saw when it resumes with an id
-// still kept, else the user's latest (after a reset, when the client
-// missed events no longer kept).
+// sends events (the last one the client saw when it resumes with an id
+// still kept, else the user's latest: after a reset, when the client
+// missed events no longer kept) and the user's latest event id.
 //
 // Where the feed stands is read before anything is written, so a client
 // that has the answer's headers knows the stream is live: every write
 // committed from then on reaches it.
-func (s *Stream) start(w *chunkedConn) (int64, error) {
+func (s *Stream) start(w *chunkedConn) (cursor, latest int64, err error) {
 	for {
 		head, err := s.head()
 		if err == nil {
-			return s.resumeFrom(w, head)
+			cursor, err := s.resumeFrom(w, head)
+			return cursor, head.Latest, err
 		}
 		s.cfg.Log.Warn("cannot read where a change feed stands; retrying", "error", err.Error())
 		select {
 		case <-time.After(retryAfterError):
 		case <-s.sub.hub.Done():
-			return 0, err
+			return 0, 0, err
 		}
 	}
 }
