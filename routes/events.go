@@ -135,6 +135,7 @@ func hijack(ctx *fasthttp.RequestCtx, stream *realtime.Stream) {
 	ctx.Hijack(func(net.Conn) {
 		unclaimed.Stop()
 		if !handed.CompareAndSwap(false, true) {
+			_ = conn.Close() // too late: the stream was given back
 			return
 		}
 		if ctx.Response.StatusCode() != fiber.StatusOK {
@@ -151,6 +152,8 @@ func hijack(ctx *fasthttp.RequestCtx, stream *realtime.Stream) {
 		ctx.Response.Header.SetContentLength(-1)
 		ctx.Response.Header.SetConnectionClose()
 		head := append([]byte(nil), ctx.Response.Header.Header()...)
+		// A goroutine of its own, so that this one returns and the server's
+		// read buffer of the connection, which it still holds, is freed.
 		go stream.Serve(conn, head)
 	})
 }
