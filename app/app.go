@@ -91,6 +91,10 @@ func New(d Deps) *fiber.App {
 	// keep-alive client does not send its next request down a connection the
 	// server is about to close (and then wonder whether that request ran).
 	app.Server().CloseOnShutdown = true
+	// Change-feed streams take over their connections (see routes.Events)
+	// and close them themselves, so the server's read buffer of each is
+	// freed rather than held for the stream's life.
+	app.Server().KeepHijackedConns = true
 
 	app.Use(middleware.RequestID())
 	// Counted outside the access log, so every request the log shows is
@@ -163,9 +167,9 @@ func mountAPI(app *fiber.App, api fiber.Router, d Deps) {
 	routes.Sync(api.Group("/sync", guard, listLine), stores.Sync)
 	routes.Batch(api.Group("/batch", guard, listLine, idempotent), routes.BatchDeps{Store: stores.Batch, Validate: validate, Problem: problemRenderer(d.Logger)})
 	routes.Events(api.Group("/events"), routes.EventsDeps{
-		Hub: d.Events, Store: database.NewEvents(d.DB), Guard: guard,
+		Hub: d.Events, Store: database.NewEvents(d.DB), Guard: guard, Slots: realtime.NewSlots(streamLeases(d), d.Logger),
 		Stream: realtime.StreamConfig{
-			Store: database.NewEvents(d.DB), Revoked: revokedBy(revocations), Log: d.Logger,
+			Store: database.NewEvents(d.DB), Refusal: refusalBy(revocations), Log: d.Logger,
 			Ping: d.Config.EventsPingInterval, WriteTimeout: d.Config.WriteTimeout, QueryTimeout: d.Config.DBQueryTimeout,
 		},
 	})
@@ -190,14 +194,21 @@ func callerOf(c *fiber.Ctx) string {
 	return caller.UserID
 }
 
-// revokedBy asks the guard's cache of cutoffs whether a stream's token is
-// still honoured.
-func revokedBy(revocations *auth.Revocations) realtime.Revoked {
-	return func(ctx context.Context, userID string, issuedAt *time.Time) (bool, error) {
+// refusalBy asks the guard's cache of cutoffs whether a stream's token is
+// still honoured, and if not why. Whether the cutoff refuses the token is
+// asked first: an external user's account deleted and begun again leaves
+// a cutoff marked as a deletion that refuses only the older tokens.
+func refusalBy(revocations *auth.Revocations) realtime.Refusal {
+	return func(ctx context.Context, userID string, issuedAt *time.Time) (realtime.EndReason, error) {
 		cutoff, err := revocations.Cutoff(ctx, userID)
-		if err != nil {
-			return false, err
+		switch {
+		case err != nil:
+			return "", err
+		case !cutoff.Refuses(issuedAt):
+			return "", nil
+		case cutoff.AccountDeleted:
+			return realtime.EndDeleted, nil
 		}
-		return cutoff.Refuses(issuedAt), nil
+		return realtime.EndRevoked, nil
 	}
 }

@@ -226,5 +226,5 @@ func (idempotencyKeyRow) TableName() string { return "idempotency_keys" }
 func schema() []any {
 	return []any{&userRow{}, &refreshTokenRow{}, &taskRow{}, &tagRow{}, &taskTagRow{}, &schemaStepRow{}, &tokenCutoffRow{},
 		&idempotencyKeyRow{}, &eventRow{}, &eventCounterRow{}, &eventTicketRow{}, &projectRow{},
-		&tombstoneRow{}, &tempIDRow{}, &replayCapsRow{}}
+		&tombstoneRow{}, &tempIDRow{}, &replayCapsRow{}, &streamLeaseRow{}}
 }

@@ -55,6 +55,9 @@ func TestBrowser(t *testing.T) {
 		t.Run("allowed origin follows the change feed", func(t *testing.T) {
 			testAllowedFeed(t, browser, s, allowed)
 		})
+		t.Run("the feed outlives token expiry and a cut, losing nothing", func(t *testing.T) {
+			testFeedRenews(t, browser, allowed)
+		})
 		t.Run("unlisted origin gets no feed ticket", func(t *testing.T) {
 			testUnlistedFeed(t, browser, s, unlisted)
 		})
@@ -201,6 +204,79 @@ func testAllowedFeed(t *testing.T, browser context.Context, s *apptest.Server, o
 	if data.ID != task.ID || data.Task.ID != task.ID || data.Task.Title != title {
 		t.Fatalf("event data = %s, want id %s and the task titled %q", page.Event.Data, task.ID, title)
 	}
+}
+
+// feedTokenTTL is the access tokens' lifetime in testFeedRenews: short,
+// so that the page's streams end for expiry several times.
+const feedTokenTTL = 3 * time.Second
+
+// testFeedRenews has the page follow the feed, through a proxy, as writes
+// go on here for longer than the token lives: streams end with "expired"
+// and the page refreshes and resumes; then the proxy cuts every connection
+// and refuses new ones for a while, as a replica restarting would, and the
+// page reconnects. Every write's event must reach the page exactly once,
+// in order.
+func testFeedRenews(t *testing.T, browser context.Context, origin string) {
+	s := apptest.Start(t, apptest.SQLite(t), map[string]string{"CORS_ORIGINS": origin, "ACCESS_TOKEN_TTL": feedTokenTTL.String()})
+	proxy := apptest.NewTCPProxy(t, strings.TrimPrefix(s.URL, "http://"))
+	r := s.Do(t, apptest.Request{Method: http.MethodPost, Path: "/api/v1/auth/register",
+		Body: map[string]any{"email": "feed-" + uuid.NewString()[:8] + "@example.com", "password": "correct horse battery"}})
+	apptest.RequireStatus(t, r, http.StatusCreated)
+	var registered struct {
+		User         struct{ ID string } `json:"user"`
+		AccessToken  string              `json:"access_token"`
+		RefreshToken string              `json:"refresh_token"`
+	}
+	r.JSON(t, &registered)
+	writer := apptest.Token(t, registered.User.ID) // outlives the page's tokens
+	const writes = 24
+	written := 0
+	createTask := func() {
+		written++
+		apptest.RequireStatus(t, s.Do(t, apptest.Request{Method: http.MethodPost, Path: "/api/v1/tasks", Token: writer,
+			Body: map[string]string{"title": fmt.Sprintf("write %d", written)}}), http.StatusCreated)
+	}
+	act := func() {
+		// Past two expiries of the page's token, one write every 400 ms.
+		for range 18 {
+			createTask()
+			time.Sleep(400 * time.Millisecond)
+		}
+		proxy.Close() // a replica going away: every stream cut, no "end"
+		for range 3 {
+			createTask()
+		}
+		time.Sleep(1500 * time.Millisecond)
+		proxy.Reopen()
+		for range writes - 21 {
+			createTask()
+		}
+	}
+	fragment := url.Values{"api": {"http://" + proxy.Addr()}, "token": {registered.AccessToken}, "scenario": {"feedRenews"},
+		"refresh": {registered.RefreshToken}, "want": {strconv.Itoa(writes)}}
+	page := runPageActing(t, browser, origin+"/index.html#"+fragment.Encode(), `window.observed.streamOpen`, act)
+	if page.Error != "" {
+		t.Fatalf("the page's feed failed: %s\nobserved: %+v\nconsole:\n%s", page.Error, page.Renewals, page.Console)
+	}
+	got := page.Renewals
+	if got == nil {
+		t.Fatal("the page recorded nothing of its feed")
+	}
+	for i, id := range got.Events {
+		if id != int64(i+1) {
+			t.Fatalf("event ids %v, want 1 to %d, each once, in order", got.Events, writes)
+		}
+	}
+	if len(got.Events) != writes {
+		t.Fatalf("%d events, want %d", len(got.Events), writes)
+	}
+	if len(got.Ends) < 2 || slices.ContainsFunc(got.Ends, func(r string) bool { return r != "expired" }) {
+		t.Fatalf("streams ended with %v, want two or more, all \"expired\"", got.Ends)
+	}
+	if got.Cuts < 1 || got.Opens < len(got.Ends)+2 {
+		t.Fatalf("%d streams opened, %d cut, %d ended: want the page to have reconnected after each", got.Opens, got.Cuts, len(got.Ends))
+	}
+	t.Logf("%d events over %d streams: %d ended (%v), %d cut", len(got.Events), got.Opens, len(got.Ends), got.Ends, got.Cuts)
 }
 
 // testUnlistedFeed checks that a page on an unlisted origin cannot even
@@ -354,7 +430,19 @@ type pageObservation struct {
 	// opened, and the first task.created event it received.
 	StreamOpen bool       `json:"streamOpen"`
 	Event      *feedEvent `json:"event"`
-	Console    string     `json:"-"`
+	// Renewals is what the feedRenews scenario saw.
+	Renewals *feedRenewals `json:"renewals"`
+	Console  string        `json:"-"`
+}
+
+// feedRenewals is what a page that reconnects by itself saw: the ids of
+// its task.created events, why each stream the server ended ended, how
+// many streams it opened and how many were cut.
+type feedRenewals struct {
+	Events []int64  `json:"events"`
+	Ends   []string `json:"ends"`
+	Opens  int      `json:"opens"`
+	Cuts   int      `json:"cuts"`
 }
 
 // feedEvent is a server-sent event as the page's EventSource delivered it.

@@ -18,8 +18,8 @@ import (
 	"sync"
 )
 
-// MaxStreamsPerUser is how many streams one user may hold open on one
-// server.
+// MaxStreamsPerUser is how many streams one user may hold open at once,
+// on all replicas together (see Slots).
 const MaxStreamsPerUser = 10
 
 // ErrTooManyStreams refuses a stream beyond MaxStreamsPerUser.
@@ -36,6 +36,9 @@ type Hub struct {
 	open   int
 	closed bool
 	done   chan struct{}
+	// running counts the subscribed streams, so Close can wait for them
+	// to end.
+	running sync.WaitGroup
 	// gauge, when set, is told the number of open streams on each change.
 	gauge func(open int)
 }
@@ -64,15 +67,13 @@ func (h *Hub) Subscribe(userID string) (*Subscription, error) {
 		return nil, ErrClosed
 	}
 	subs := h.users[userID]
-	if len(subs) >= MaxStreamsPerUser {
-		return nil, ErrTooManyStreams
-	}
 	if subs == nil {
 		subs = map[*Subscription]struct{}{}
 		h.users[userID] = subs
 	}
 	s := &Subscription{hub: h, userID: userID, wake: make(chan struct{}, 1)}
 	subs[s] = struct{}{}
+	h.running.Add(1)
 	h.open++
 	h.report()
 	return s, nil
@@ -95,6 +96,7 @@ func (s *Subscription) Close() {
 		}
 		h.open--
 		h.report()
+		h.running.Done()
 	})
 }
 
@@ -142,14 +144,16 @@ func (h *Hub) Open() int {
 // Done is closed when the hub closes: every stream ends.
 func (h *Hub) Done() <-chan struct{} { return h.done }
 
-// Close refuses new streams and tells the open ones to end, so that a
-// shutdown's drain is not held up by connections that never finish by
-// themselves.
+// Close refuses new streams, tells the open ones to end, and waits until
+// they have: streams own their connections (the HTTP server no longer
+// tracks them), so this is the drain of the change feed. Each ends within
+// a write timeout: it only has to finish its body.
 func (h *Hub) Close() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if !h.closed {
 		h.closed = true
 		close(h.done)
 	}
+	h.mu.Unlock()
+	h.running.Wait()
 }

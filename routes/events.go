@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"taskflow/auth"
 	"taskflow/models"
@@ -23,10 +26,16 @@ type EventStore interface {
 	RedeemTicket(ctx context.Context, ticket string) (models.EventTicket, error)
 }
 
+// StreamSlots holds the per-user limit of open streams (realtime.Slots).
+type StreamSlots interface {
+	Take(ctx context.Context, userID string) (release func(), err error)
+}
+
 // EventsDeps is what the change feed needs.
 type EventsDeps struct {
 	Hub    *realtime.Hub
 	Store  EventStore
+	Slots  StreamSlots
 	Stream realtime.StreamConfig
 	// Guard authenticates bearer tokens, as on every other group.
 	Guard fiber.Handler
@@ -71,12 +80,10 @@ func authenticateStream(guard fiber.Handler) fiber.Handler {
 	}
 }
 
-// streamOwner is who a stream is for, and the token it lives by.
-type streamOwner struct {
-	userID    string
-	issuedAt  *time.Time
-	expiresAt time.Time
-}
+// hijackWait bounds the wait for the HTTP server to hand a stream its
+// connection: when it cannot (the client left before the answer's
+// headers), the stream's subscription and place are given back.
+const hijackWait = 2 * time.Second
 
 func openStream(d EventsDeps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -88,52 +95,99 @@ func openStream(d EventsDeps) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		revoked, err := d.Stream.Revoked(c.UserContext(), owner.userID, owner.issuedAt)
+		reason, err := d.Stream.Refusal(c.UserContext(), owner.UserID, owner.IssuedAt)
 		if err != nil {
 			return err
 		}
-		if revoked || !owner.expiresAt.After(time.Now()) {
+		if reason != "" || !owner.ExpiresAt.After(time.Now()) {
 			return auth.InvalidToken("the token that asked for this ticket is no longer valid")
 		}
-		conn := c.Context().Conn()
-		stream, err := realtime.Open(d.Hub, d.Stream, owner.userID, owner.issuedAt, owner.expiresAt, lastEventID, conn.SetWriteDeadline)
-		switch {
-		case errors.Is(err, realtime.ErrTooManyStreams):
-			return models.Errorf(models.CodeRateLimited, "at most %d streams may be open at once: close one first", realtime.MaxStreamsPerUser)
-		case errors.Is(err, realtime.ErrClosed):
-			return models.Errorf(models.CodeUnavailable, "the server is shutting down: reconnect")
-		case err != nil:
-			return err
+		release, err := d.Slots.Take(c.UserContext(), owner.UserID)
+		if err != nil {
+			return streamRefused(err)
+		}
+		stream, err := realtime.Open(d.Hub, d.Stream, owner, lastEventID, release)
+		if err != nil {
+			release()
+			return streamRefused(err)
 		}
 		c.Set(fiber.HeaderContentType, "text/event-stream")
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		// Proxies that buffer answers (nginx) would hold events back.
 		c.Set("X-Accel-Buffering", "no")
-		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) { stream.Run(w) })
+		hijack(c.Context(), stream)
 		return nil
 	}
+}
+
+// hijack hands the connection to stream once the handlers are done: the
+// stream writes the answer itself, from one goroutine, with no buffer of
+// the HTTP server's held while it idles.
+func hijack(ctx *fasthttp.RequestCtx, stream *realtime.Stream) {
+	conn := ctx.Conn()
+	var handed atomic.Bool
+	unclaimed := time.AfterFunc(hijackWait, func() {
+		if handed.CompareAndSwap(false, true) {
+			stream.Close()
+		}
+	})
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(net.Conn) {
+		unclaimed.Stop()
+		if !handed.CompareAndSwap(false, true) {
+			_ = conn.Close() // too late: the stream was given back
+			return
+		}
+		if ctx.Response.StatusCode() != fiber.StatusOK {
+			// A later handler turned the answer into an error: send that.
+			w := bufio.NewWriter(conn)
+			_ = ctx.Response.Write(w)
+			_ = w.Flush()
+			_ = conn.Close()
+			stream.Close()
+			return
+		}
+		// The server keeps hijacked connections open (KeepHijackedConns):
+		// the stream closes conn when it ends.
+		ctx.Response.Header.SetContentLength(-1)
+		ctx.Response.Header.SetConnectionClose()
+		head := append([]byte(nil), ctx.Response.Header.Header()...)
+		// A goroutine of its own, so that this one returns and the server's
+		// read buffer of the connection, which it still holds, is freed.
+		go stream.Serve(conn, head)
+	})
+}
+
+func streamRefused(err error) error {
+	switch {
+	case errors.Is(err, realtime.ErrTooManyStreams):
+		return models.Errorf(models.CodeRateLimited, "at most %d streams may be open at once: close one first", realtime.MaxStreamsPerUser)
+	case errors.Is(err, realtime.ErrClosed):
+		return models.Errorf(models.CodeUnavailable, "the server is shutting down: reconnect")
+	}
+	return err
 }
 
 // ownerOf is the stream's owner: the ticket's when the request carries one
 // (and then a bearer token, if also sent, must be the same user's), else
 // the bearer token's.
-func ownerOf(c *fiber.Ctx, store EventStore) (streamOwner, error) {
+func ownerOf(c *fiber.Ctx, store EventStore) (realtime.Owner, error) {
 	caller, hasBearer := auth.CallerFrom(c)
 	if ticket := c.Query("ticket"); ticket != "" {
 		t, err := store.RedeemTicket(c.UserContext(), ticket)
 		if err != nil {
-			return streamOwner{}, err
+			return realtime.Owner{}, err
 		}
 		if hasBearer && caller.UserID != t.UserID {
-			return streamOwner{}, auth.InvalidToken("the ticket was issued to another user")
+			return realtime.Owner{}, auth.InvalidToken("the ticket was issued to another user")
 		}
-		return streamOwner{userID: t.UserID, issuedAt: t.TokenIssuedAt, expiresAt: t.TokenExpiresAt}, nil
+		return realtime.Owner{UserID: t.UserID, IssuedAt: t.TokenIssuedAt, ExpiresAt: t.TokenExpiresAt}, nil
 	}
 	issuedAt, expiresAt, ok := auth.TokenLifetime(c)
 	if !ok {
-		return streamOwner{}, auth.InvalidToken("the token could not be read")
+		return realtime.Owner{}, auth.InvalidToken("the token could not be read")
 	}
-	return streamOwner{userID: caller.UserID, issuedAt: issuedAt, expiresAt: expiresAt}, nil
+	return realtime.Owner{UserID: caller.UserID, IssuedAt: issuedAt, ExpiresAt: expiresAt}, nil
 }
 
 // lastEventID is the id a reconnecting client saw last (the Last-Event-ID

@@ -3,7 +3,8 @@
 // browser let it see, for the end-to-end test to read.
 //
 // The page's URL fragment says what to do:
-//   #api=<API base URL>&token=<bearer token>&scenario=crud|blocked|feed|feedBlocked
+//   #api=<API base URL>&token=<bearer token>&scenario=crud|blocked|feed|feedRenews|feedBlocked
+//   (feedRenews also takes &refresh=<refresh token>&want=<events to wait for>)
 "use strict";
 
 const params = new URLSearchParams(location.hash.slice(1));
@@ -117,6 +118,100 @@ async function feed() {
   }
 }
 
+// feedRenews follows the change feed as a frontend that must never miss
+// an event does: each connection takes a fresh ticket and resumes after
+// the last id seen (?last_event_id=). When the server ends the stream
+// because the token expired ("end" with reason "expired") it refreshes the
+// token first; when the connection is cut (a replica restarting) it
+// reconnects after the server's retry hint, then backs off. It finishes
+// once it has seen #want task.created events, recording every event id,
+// every end's reason and how many streams it opened.
+async function feedRenews() {
+  let access = token;
+  let refreshToken = params.get("refresh");
+  const want = Number(params.get("want"));
+  const seen = { events: [], ends: [], opens: 0, cuts: 0 };
+  window.observed.renewals = seen;
+  let lastEventId = "";
+  let delay = 1000;
+
+  async function refresh() {
+    const r = await fetch(`${api}/api/v1/auth/refresh`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh_token: refreshToken }),
+    });
+    if (r.status !== 200) {
+      throw new Error(`refresh: status ${r.status}`);
+    }
+    const pair = await r.json();
+    access = pair.access_token;
+    refreshToken = pair.refresh_token;
+  }
+
+  async function ticket() {
+    let r = await fetch(`${api}/api/v1/events/ticket`, { method: "POST", headers: { Authorization: `Bearer ${access}` } });
+    if (r.status === 401) {
+      await refresh();
+      r = await fetch(`${api}/api/v1/events/ticket`, { method: "POST", headers: { Authorization: `Bearer ${access}` } });
+    }
+    if (r.status !== 201) {
+      throw new Error(`ticket: status ${r.status}`);
+    }
+    return (await r.json()).ticket;
+  }
+
+  await new Promise((resolve, reject) => {
+    const connect = async () => {
+      let t;
+      try {
+        t = await ticket();
+      } catch (e) {
+        if (e instanceof TypeError) { // the API is unreachable for now
+          setTimeout(connect, delay);
+          delay = Math.min(delay * 2, 30000);
+          return;
+        }
+        reject(e);
+        return;
+      }
+      const resume = lastEventId === "" ? "" : `&last_event_id=${encodeURIComponent(lastEventId)}`;
+      const source = new EventSource(`${api}/api/v1/events?ticket=${encodeURIComponent(t)}${resume}`);
+      source.addEventListener("open", () => {
+        seen.opens++;
+        delay = 1000;
+        window.observed.streamOpen = true;
+      });
+      source.addEventListener("task.created", (e) => {
+        lastEventId = e.lastEventId;
+        seen.events.push(Number(e.lastEventId));
+        if (seen.events.length >= want) {
+          source.close();
+          resolve();
+        }
+      });
+      source.addEventListener("end", (e) => {
+        source.close();
+        const { reason } = JSON.parse(e.data);
+        seen.ends.push(reason);
+        if (reason !== "expired") {
+          reject(new Error(`the stream ended: ${reason}`));
+          return;
+        }
+        refresh().then(connect, reject);
+      });
+      source.addEventListener("error", () => {
+        // Cut without "end": the browser would reconnect with the spent
+        // ticket and give up at its 401, so take a fresh one.
+        source.close();
+        seen.cuts++;
+        setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 30000);
+      });
+    };
+    connect();
+  });
+}
+
 // feedBlocked asks for a ticket from an origin the API does not list: the
 // bearer token makes the browser send a preflight, which is refused.
 async function feedBlocked() {
@@ -131,6 +226,8 @@ async function feedBlocked() {
       await blocked();
     } else if (scenario === "feed") {
       await feed();
+    } else if (scenario === "feedRenews") {
+      await feedRenews();
     } else if (scenario === "feedBlocked") {
       await feedBlocked();
     } else {
