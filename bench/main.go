@@ -13,6 +13,7 @@
 //	go run ./bench --streams 500 --baseline-bin OLD   the same, OLD and the working tree alternating
 //	go run ./bench --search            searches of a user with 10,000 long tasks, the search attack, pg_trgm against full text
 //	go run ./bench --search --baseline-bin OLD   the same, with the list of one user alone on OLD too
+//	go run ./bench --model             the task model through the API: moves, a project's list and deletion, sync, batches, tombstones
 //
 // Run it from the repository root; it needs wrk and pgbench (Debian: apt-get
 // install wrk postgresql-contrib) and a PostgreSQL it may create databases on.
@@ -67,6 +68,7 @@ type options struct {
 	Streams     int
 	BaselineBin string
 	Search      bool
+	Model       bool
 }
 
 // envFlags collects repeated --server-env KEY=VALUE flags.
@@ -106,6 +108,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Streams, "streams", 0, "instead of the load runs, run the list workload with no change-feed stream open and with this many idle ones")
 	fs.StringVar(&o.BaselineBin, "baseline-bin", "", "with --streams or --search, alternate this server binary with the measured one, round by round")
 	fs.BoolVar(&o.Search, "search", false, "instead of the load runs, measure searches of a user with 10,000 long tasks, the search attack, and pg_trgm against full text")
+	fs.BoolVar(&o.Model, "model", false, "instead of the load runs, measure the task model through the API on PostgreSQL and SQLite: 10,000 moves into one gap, a 10,000-task project's list in manual order and its deletion, a sync from the start, batches at an injected RTT, tombstones")
 	fs.Var(o.ServerEnv, "server-env", "KEY=VALUE for the server's environment, e.g. DB_MAX_OPEN_CONNS=8 (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -140,7 +143,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := exec.LookPath("wrk"); err != nil && o.RTT == 0 {
+	if _, err := exec.LookPath("wrk"); err != nil && o.RTT == 0 && !o.Model {
 		return errors.New("wrk not found: install it (Debian: apt-get install wrk)")
 	}
 	if _, err := os.Stat("go.mod"); err != nil {
@@ -179,6 +182,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if o.Search {
 		return b.searchSuite(ctx, stdout)
+	}
+	if o.Model {
+		return b.modelSuite(ctx, stdout)
 	}
 	if o.Postgres {
 		if err := b.postgresSuite(ctx); err != nil {
