@@ -700,8 +700,10 @@ func (m *modelRun) print(w io.Writer) {
 	fmt.Fprintf(w, "- %d moves into one gap: longest position %d bytes (first at move %d), %d after the last; move p50 %s, p99 %s\n",
 		len(mv), m.longestKey, m.longestAt, m.finalKey, ms(percentileOf(mv, 0.5)), ms(percentileOf(mv, 0.99)))
 	sb := sorted(m.seedBatches)
-	fmt.Fprintf(w, "- the project filled by %d batches of 100 creates: p50 %s, p99 %s a batch\n",
-		len(sb), ms(percentileOf(sb, 0.5)), ms(percentileOf(sb, 0.99)))
+	tenth := max(1, len(m.seedBatches)/10)
+	fmt.Fprintf(w, "- the project filled by %d batches of 100 creates: p50 %s, p99 %s a batch; median of the first tenth %s, of the last %s\n",
+		len(sb), ms(percentileOf(sb, 0.5)), ms(percentileOf(sb, 0.99)),
+		ms(median64(sorted(m.seedBatches[:tenth]))), ms(median64(sorted(m.seedBatches[len(m.seedBatches)-tenth:]))))
 	ls := sorted(m.list)
 	fmt.Fprintf(w, "- sort=position list page of a %d-task project (%d bytes): p50 %s, p99 %s over %d requests after %d\n",
 		m.size.Tasks, m.listBytes, ms(percentileOf(ls, 0.5)), ms(percentileOf(ls, 0.99)), len(ls), m.size.ListWarmUp)
