@@ -107,7 +107,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.RTT, "rtt", 0, "instead of the load runs, time each endpoint sequentially at this added database RTT and at none")
 	fs.IntVar(&o.RTTRequests, "rtt-requests", 20, "requests per endpoint and RTT with --rtt (1 to 200)")
 	fs.IntVar(&o.Streams, "streams", 0, "instead of the load runs, run the list workload with no change-feed stream open and with this many idle ones")
-	fs.StringVar(&o.BaselineBin, "baseline-bin", "", "alternate this server binary with the measured one, round by round (the load runs, --streams or --search), each on a database of its own when they load")
+	fs.StringVar(&o.BaselineBin, "baseline-bin", "", "alternate this server binary with the measured one, round by round, in the load runs (each build on a database it migrated), --streams or --search")
 	fs.BoolVar(&o.Search, "search", false, "instead of the load runs, measure searches of a user with 10,000 long tasks, the search attack, and pg_trgm against full text")
 	fs.BoolVar(&o.Model, "model", false, "instead of the load runs, measure the task model through the API on PostgreSQL and SQLite: 10,000 moves into one gap, a 10,000-task project's list in manual order and its deletion, a sync from the start, batches at an injected RTT, tombstones")
 	fs.Var(o.ServerEnv, "server-env", "KEY=VALUE for the server's environment, e.g. DB_MAX_OPEN_CONNS=8 (repeatable)")
