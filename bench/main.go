@@ -13,6 +13,8 @@
 //	go run ./bench --streams 500 --baseline-bin OLD   the same, OLD and the working tree alternating
 //	go run ./bench --search            searches of a user with 10,000 long tasks, the search attack, pg_trgm against full text
 //	go run ./bench --search --baseline-bin OLD   the same, with the list of one user alone on OLD too
+//	go run ./bench --baseline-bin OLD --workloads 'list,get one'   the load runs, OLD and the working tree alternating round by round
+//	go run ./bench --model             the task model through the API: moves, a project's list and deletion, sync, batches, tombstones
 //
 // Run it from the repository root; it needs wrk and pgbench (Debian: apt-get
 // install wrk postgresql-contrib) and a PostgreSQL it may create databases on.
@@ -67,6 +69,7 @@ type options struct {
 	Streams     int
 	BaselineBin string
 	Search      bool
+	Model       bool
 }
 
 // envFlags collects repeated --server-env KEY=VALUE flags.
@@ -104,8 +107,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.RTT, "rtt", 0, "instead of the load runs, time each endpoint sequentially at this added database RTT and at none")
 	fs.IntVar(&o.RTTRequests, "rtt-requests", 20, "requests per endpoint and RTT with --rtt (1 to 200)")
 	fs.IntVar(&o.Streams, "streams", 0, "instead of the load runs, run the list workload with no change-feed stream open and with this many idle ones")
-	fs.StringVar(&o.BaselineBin, "baseline-bin", "", "with --streams or --search, alternate this server binary with the measured one, round by round")
+	fs.StringVar(&o.BaselineBin, "baseline-bin", "", "alternate this server binary with the measured one, round by round, in the load runs (each build on a database it migrated), --streams or --search")
 	fs.BoolVar(&o.Search, "search", false, "instead of the load runs, measure searches of a user with 10,000 long tasks, the search attack, and pg_trgm against full text")
+	fs.BoolVar(&o.Model, "model", false, "instead of the load runs, measure the task model through the API on PostgreSQL and SQLite: 10,000 moves into one gap, a 10,000-task project's list in manual order and its deletion, a sync from the start, batches at an injected RTT, tombstones")
 	fs.Var(o.ServerEnv, "server-env", "KEY=VALUE for the server's environment, e.g. DB_MAX_OPEN_CONNS=8 (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -123,8 +127,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.RTT < 0 || o.RTTRequests < 1 || o.RTTRequests > maxRTTRequests {
 		return o, fmt.Errorf("--rtt must not be negative and --rtt-requests must be from 1 to %d", maxRTTRequests)
 	}
-	if o.Streams < 0 || (o.BaselineBin != "" && o.Streams == 0 && !o.Search) {
-		return o, errors.New("--streams must not be negative, and --baseline-bin goes with --streams or --search")
+	if o.Streams < 0 || (o.BaselineBin != "" && (o.RTT > 0 || o.Model)) {
+		return o, errors.New("--streams must not be negative, and --baseline-bin goes with the load runs, --streams or --search")
 	}
 	if o.Rounds < 0 {
 		o.Rounds = 3
@@ -140,7 +144,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := exec.LookPath("wrk"); err != nil && o.RTT == 0 {
+	if _, err := exec.LookPath("wrk"); err != nil && o.RTT == 0 && !o.Model {
 		return errors.New("wrk not found: install it (Debian: apt-get install wrk)")
 	}
 	if _, err := os.Stat("go.mod"); err != nil {
@@ -180,18 +184,21 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if o.Search {
 		return b.searchSuite(ctx, stdout)
 	}
-	if o.Postgres {
-		if err := b.postgresSuite(ctx); err != nil {
-			return err
-		}
+	if o.Model {
+		return b.modelSuite(ctx, stdout)
 	}
-	if o.SQLite {
-		if err := b.sqliteSuite(ctx); err != nil {
+	if o.BaselineBin != "" {
+		if err := b.alternateLoads(ctx); err != nil {
 			return err
 		}
+	} else if err := b.loads(ctx); err != nil {
+		return err
 	}
 	rep.finish()
 	rep.printTable(stdout)
+	if o.BaselineBin != "" {
+		rep.printBaselineRatios(stdout)
+	}
 	if o.Out != "" {
 		data, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
@@ -201,6 +208,45 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		logf("results written to %s", o.Out)
+	}
+	return nil
+}
+
+// loads runs the load suites of the chosen servers.
+func (b *bench) loads(ctx context.Context) error {
+	if b.o.Postgres {
+		if err := b.postgresSuite(ctx); err != nil {
+			return err
+		}
+	}
+	if b.o.SQLite {
+		return b.sqliteSuite(ctx)
+	}
+	return nil
+}
+
+// baselineLabel marks the baseline server's suites in the report.
+const baselineLabel = " baseline"
+
+// alternateLoads runs the load suites round by round, the baseline binary
+// first and then the measured one, each round on freshly seeded databases
+// migrated by the binary that serves them (the two may differ in schema).
+// pgbench's bounds are measured for the measured server only.
+func (b *bench) alternateLoads(ctx context.Context) error {
+	base, err := copyServer(b.o.BaselineBin, b.work, "taskflow-baseline")
+	if err != nil {
+		return fmt.Errorf("--baseline-bin: %w", err)
+	}
+	rounds := b.o.Rounds
+	for round := 1; round <= rounds; round++ {
+		for _, v := range []struct{ label, bin string }{{baselineLabel, base}, {"", b.bin}} {
+			one := *b
+			one.o.Rounds, one.label, one.bin, one.noBounds = 1, v.label, v.bin, v.bin == base
+			b.logf("round %d of %d: %s", round, rounds, strings.TrimSpace("server"+v.label))
+			if err := one.loads(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -111,6 +111,39 @@ func (r *report) finish() {
 	r.Targets = r.targets()
 }
 
+// add records e, or adds its rounds to the result of the same suite and
+// workload of an earlier suite run (rounds that alternate two servers).
+func (r *report) add(e *endpointResult) {
+	if prev := r.result(e.Suite, e.Workload); prev != nil {
+		prev.Rounds = append(prev.Rounds, e.Rounds...)
+		prev.ServerSQL = append(prev.ServerSQL, e.ServerSQL...)
+		prev.BestSQL = append(prev.BestSQL, e.BestSQL...)
+		return
+	}
+	r.Results = append(r.Results, e)
+}
+
+// printBaselineRatios prints, for each workload measured on both servers,
+// the measured server's figures over the baseline's: the medians' ratio
+// and each round's (the two servers alternate, round by round).
+func (r *report) printBaselineRatios(w io.Writer) {
+	fmt.Fprintln(w, "\n| server | workload | req/s, this ÷ baseline | per round | CPU ms/req, this ÷ baseline | p99, this ÷ baseline |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|")
+	for _, e := range r.Results {
+		base := r.result(e.Suite+baselineLabel, e.Workload)
+		if base == nil || e.Median.ReqPerSec == 0 || base.Median.ReqPerSec == 0 {
+			continue
+		}
+		var rounds []string
+		for i := range min(len(e.Rounds), len(base.Rounds)) {
+			rounds = append(rounds, fmt.Sprintf("%.2f", e.Rounds[i].ReqPerSec/base.Rounds[i].ReqPerSec))
+		}
+		fmt.Fprintf(w, "| %s | %s | %.2f | %s | %.2f | %.2f |\n", e.Suite, e.Workload,
+			e.Median.ReqPerSec/base.Median.ReqPerSec, strings.Join(rounds, ", "),
+			e.Median.CPUmsPerReq/base.Median.CPUmsPerReq, e.Median.P99ms/base.Median.P99ms)
+	}
+}
+
 func (r *report) result(suite, workload string) *endpointResult {
 	for _, e := range r.Results {
 		if e.Suite == suite && e.Workload == workload {

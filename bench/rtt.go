@@ -57,8 +57,10 @@ func (b *bench) rttSuite(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Logins and refreshes are sent far more often than a person would.
-	extra := map[string]string{"AUTH_RATE_LIMIT": "1000"}
+	// Logins and refreshes are sent far more often than a person would,
+	// and the one account makes more projects and tags than its caps allow
+	// (each batch makes 10 of each).
+	extra := map[string]string{"AUTH_RATE_LIMIT": "1000", "MAX_PROJECTS_PER_USER": "100000", "MAX_TAGS_PER_USER": "100000"}
 	for k, v := range b.o.ServerEnv {
 		extra[k] = v
 	}
@@ -172,11 +174,15 @@ type rttAccount struct {
 	token      string
 	tagA, tagB string
 	listedTask string
-	made       int
-	batches    int
+	// projectA and projectB hold tasks; parentID is a task of projectA.
+	projectA, projectB string
+	parentID           string
+	made               int
+	batches            int
 }
 
-func newRTTAccount(ctx context.Context, base string) (*rttAccount, error) {
+// registerAccount registers a new user on the server at base.
+func registerAccount(ctx context.Context, base string) (*rttAccount, error) {
 	a := &rttAccount{ctx: ctx, client: &http.Client{Timeout: 30 * time.Second}, base: base,
 		email: "rtt-" + randomHex(4) + "@example.com", password: "correct horse battery"}
 	reg, err := a.expect(rttRequest{Method: http.MethodPost, Path: "/api/v1/auth/register",
@@ -185,6 +191,14 @@ func newRTTAccount(ctx context.Context, base string) (*rttAccount, error) {
 		return nil, fmt.Errorf("register: %w", err)
 	}
 	a.token, _ = reg["access_token"].(string)
+	return a, nil
+}
+
+func newRTTAccount(ctx context.Context, base string) (*rttAccount, error) {
+	a, err := registerAccount(ctx, base)
+	if err != nil {
+		return nil, err
+	}
 	if a.tagA, err = a.newTag(); err != nil {
 		return nil, err
 	}
@@ -198,6 +212,23 @@ func newRTTAccount(ctx context.Context, base string) (*rttAccount, error) {
 			tags = append(tags, a.tagB)
 		}
 		if a.listedTask, err = a.newTask(tags); err != nil {
+			return nil, err
+		}
+	}
+	if a.projectA, err = a.newProject(); err != nil {
+		return nil, err
+	}
+	if a.projectB, err = a.newProject(); err != nil {
+		return nil, err
+	}
+	if a.parentID, err = a.newTaskIn(map[string]any{"project_id": a.projectA}); err != nil {
+		return nil, err
+	}
+	for range 3 {
+		if _, err := a.newTaskIn(map[string]any{"parent_id": a.parentID}); err != nil {
+			return nil, err
+		}
+		if _, err := a.newTaskIn(map[string]any{"project_id": a.projectA}); err != nil {
 			return nil, err
 		}
 	}
@@ -255,6 +286,45 @@ func (a *rttAccount) cases() []rttCase {
 			id, err := a.newTag()
 			return authed(http.MethodDelete, "/api/v1/tags/"+id, nil, nil), err
 		}, http.StatusNoContent},
+		{"GET /projects", fixed(authed(http.MethodGet, "/api/v1/projects", nil, nil)), http.StatusOK},
+		{"GET /projects/{id}", func() (rttRequest, error) {
+			return authed(http.MethodGet, "/api/v1/projects/"+a.projectA, nil, nil), nil
+		}, http.StatusOK},
+		{"POST /projects", func() (rttRequest, error) {
+			return authed(http.MethodPost, "/api/v1/projects", map[string]any{"name": a.nextTitle()}, nil), nil
+		}, http.StatusCreated},
+		{"PATCH /projects/{id}", func() (rttRequest, error) {
+			id, err := a.newProject()
+			return authed(http.MethodPatch, "/api/v1/projects/"+id, map[string]any{"name": a.nextTitle()}, map[string]string{"If-Match": `"1"`}), err
+		}, http.StatusOK},
+		{"POST /projects/{id}/move", func() (rttRequest, error) {
+			id, err := a.newProject()
+			return authed(http.MethodPost, "/api/v1/projects/"+id+"/move", map[string]any{"after_id": a.projectA}, nil), err
+		}, http.StatusOK},
+		{"DELETE /projects/{id}", func() (rttRequest, error) {
+			id, err := a.newProject()
+			if err == nil {
+				_, err = a.newTaskIn(map[string]any{"project_id": id})
+			}
+			return authed(http.MethodDelete, "/api/v1/projects/"+id, nil, nil), err
+		}, http.StatusNoContent},
+		{"POST /tasks/{id}/move", func() (rttRequest, error) {
+			id, err := a.newTaskIn(map[string]any{"project_id": a.projectA})
+			if err == nil {
+				_, err = a.newTaskIn(map[string]any{"parent_id": id})
+			}
+			return authed(http.MethodPost, "/api/v1/tasks/"+id+"/move", map[string]any{"project_id": a.projectB, "after_id": nil}, nil), err
+		}, http.StatusOK},
+		{"POST /tasks under a parent", func() (rttRequest, error) {
+			return authed(http.MethodPost, "/api/v1/tasks", map[string]any{"title": a.nextTitle(), "parent_id": a.parentID}, nil), nil
+		}, http.StatusCreated},
+		{"PATCH /tasks/{id} to another project", func() (rttRequest, error) {
+			id, err := a.newTaskIn(map[string]any{"project_id": a.projectA})
+			return authed(http.MethodPatch, "/api/v1/tasks/"+id, map[string]any{"project_id": a.projectB}, nil), err
+		}, http.StatusOK},
+		{"GET /tasks in a project by position", func() (rttRequest, error) {
+			return authed(http.MethodGet, "/api/v1/tasks?sort=position&project_id="+a.projectA, nil, nil), nil
+		}, http.StatusOK},
 		{"GET /sync", fixed(authed(http.MethodGet, "/api/v1/sync?limit=100", nil, nil)), http.StatusOK},
 		{"POST /batch (100 commands)", func() (rttRequest, error) {
 			a.batches++
@@ -324,6 +394,20 @@ func (a *rttAccount) newTask(tagIDs []string) (string, error) {
 		body["tag_ids"] = tagIDs
 	}
 	return a.createdID(rttRequest{Method: http.MethodPost, Path: "/api/v1/tasks", Token: a.token, Body: body})
+}
+
+// newTaskIn creates a task with the given fields besides its title.
+func (a *rttAccount) newTaskIn(fields map[string]any) (string, error) {
+	body := map[string]any{"title": a.nextTitle()}
+	for k, v := range fields {
+		body[k] = v
+	}
+	return a.createdID(rttRequest{Method: http.MethodPost, Path: "/api/v1/tasks", Token: a.token, Body: body})
+}
+
+func (a *rttAccount) newProject() (string, error) {
+	return a.createdID(rttRequest{Method: http.MethodPost, Path: "/api/v1/projects", Token: a.token,
+		Body: map[string]any{"name": a.nextTitle()}})
 }
 
 func (a *rttAccount) newTag() (string, error) {

@@ -29,6 +29,13 @@ type bench struct {
 	bin  string
 	rep  *report
 	logf func(string, ...any)
+	// label follows the suite's name in the report ("postgres baseline")
+	// when two servers are measured in one run.
+	label string
+	// noBounds leaves pgbench out: the baseline of a comparison is
+	// measured against the other server, and its statements, written for
+	// its own schema, may not replay on the seeded data.
+	noBounds bool
 }
 
 // maxTasksPerUser is the server's default cap, which the best create SQL
@@ -84,6 +91,10 @@ func (b *bench) postgresSuite(ctx context.Context) error {
 		return err
 	}
 	loads := workloads(d, tokens)
+	reset := func() error { return restore(ctx, db, true) }
+	if b.noBounds {
+		return b.measure(ctx, "postgres"+b.label, env, loads, reset, nil)
+	}
 
 	bounds, stmts, err := b.boundScripts(ctx, admin, db, name, env, d, tokens)
 	if err != nil {
@@ -94,8 +105,7 @@ func (b *bench) postgresSuite(ctx context.Context) error {
 	if b.o.Quick { // a smoke run: its numbers only show the benchmark works
 		pg.WarmUp, pg.ConnectAllowance = time.Second, time.Second
 	}
-	reset := func() error { return restore(ctx, db, true) }
-	if err := b.measure(ctx, "postgres", env, loads, reset, func(w workload, r *endpointResult) error {
+	if err := b.measure(ctx, "postgres"+b.label, env, loads, reset, func(w workload, r *endpointResult) error {
 		r.Statements = stmts[w.Name]
 		for _, kind := range []struct {
 			scripts map[string][]pgScript
@@ -145,7 +155,7 @@ func (b *bench) sqliteSuite(ctx context.Context) error {
 		return err
 	}
 	reset := func() error { return restore(ctx, db, false) }
-	return b.measure(ctx, "sqlite", env, workloads(d, tokens), reset, nil)
+	return b.measure(ctx, "sqlite"+b.label, env, workloads(d, tokens), reset, nil)
 }
 
 // seed fills db with the dataset, keeps a copy to restore from and mints
@@ -233,7 +243,7 @@ func (b *bench) measure(ctx context.Context, suite string, env serverEnv, loads 
 	}
 	for _, r := range results {
 		if len(r.Rounds) > 0 {
-			b.rep.Results = append(b.rep.Results, r)
+			b.rep.add(r)
 		}
 	}
 	return nil
@@ -400,11 +410,15 @@ func firstPerUser(reqs []request, users int) []request {
 	return out
 }
 
-// createdID is the id a captured create inserted: the first parameter of
-// its INSERT INTO tasks (on PostgreSQL inside a WITH, with the cap count).
+// createdID is the id a captured create inserted: the second parameter of
+// the database's taskflow_task_create(p_user, p_id, ...), or the first of
+// an INSERT INTO tasks (the builds before that function).
 func createdID(c captured) string {
 	for _, st := range c.Statements {
-		if strings.Contains(st.SQL, "INSERT INTO tasks ") && len(st.Params) > 0 {
+		switch {
+		case strings.Contains(st.SQL, "taskflow_task_create(") && len(st.Params) > 1:
+			return strings.Trim(st.Params[1], "'")
+		case strings.Contains(st.SQL, "INSERT INTO tasks ") && len(st.Params) > 0:
 			return strings.Trim(st.Params[0], "'")
 		}
 	}
