@@ -86,9 +86,10 @@ func capAnswers(db *gorm.DB, userID string, n int) error {
 // pgCaps are capEvents, capTombstones and capAnswers as the write
 // functions run them.
 var pgCaps = `
-CREATE OR REPLACE FUNCTION taskflow_cap_events(p_user text, p_seq bigint) RETURNS void LANGUAGE sql AS $$
-	DELETE FROM events WHERE user_id = p_user AND seq <= p_seq - ` + eventsCap + `
-$$;
+CREATE OR REPLACE FUNCTION taskflow_cap_events(p_user text, p_seq bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	DELETE FROM events WHERE user_id = p_user AND seq <= p_seq - ` + eventsCap + `;
+END $$;
 
 -- Gives every object of the locked user whose last change is at or before
 -- p_through a new id of the sequence, with no event (see restampThrough).

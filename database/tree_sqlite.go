@@ -201,17 +201,24 @@ func keyIn(tx *Tx, sib siblings, exclude string, afterSet bool, afterID *string)
 func neighbours(tx *Tx, sib siblings, exclude string, afterSet bool, afterID *string) (before, after string, err error) {
 	others := sib.where + " AND id <> ?"
 	args := append(append([]any{}, sib.args...), exclude)
-	bound := func(agg string, extra string, extraArgs ...any) (string, error) {
-		var key *string
-		err := scanOne(tx.DB, []any{&key}, "SELECT "+agg+"(position) FROM "+sib.table+" WHERE "+others+extra, append(append([]any{}, args...), extraArgs...)...)
-		return deref(key), err
+	// The nearest sibling in one direction: ORDER BY ... LIMIT 1 reads one
+	// entry of the siblings' index, where min() or max() with the filter
+	// on id may read them all.
+	bound := func(direction string, extra string, extraArgs ...any) (string, error) {
+		var key string
+		err := scanOne(tx.DB, []any{&key}, "SELECT position FROM "+sib.table+" WHERE "+others+extra+" ORDER BY position "+direction+" LIMIT 1",
+			append(append([]any{}, args...), extraArgs...)...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", nil
+		}
+		return key, err
 	}
 	switch {
 	case !afterSet:
-		before, err = bound("max", "")
+		before, err = bound("DESC", "")
 		return before, "", err
 	case afterID == nil:
-		after, err = bound("min", "")
+		after, err = bound("ASC", "")
 		return "", after, err
 	}
 	var key *string
@@ -222,7 +229,7 @@ func neighbours(tx *Tx, sib siblings, exclude string, afterSet bool, afterID *st
 	if err != nil {
 		return "", "", err
 	}
-	after, err = bound("min", " AND position > ?", *key)
+	after, err = bound("ASC", " AND position > ?", *key)
 	return *key, after, err
 }
 
