@@ -86,9 +86,20 @@ func capAnswers(db *gorm.DB, userID string, n int) error {
 // pgCaps are capEvents, capTombstones and capAnswers as the write
 // functions run them.
 var pgCaps = `
+-- An event usually pushes one out: the delete looks only at the ids that
+-- can have fallen out since the last few events, since a bitmap scan from
+-- the user's first id would read every entry deleted before it that
+-- VACUUM has not yet removed (0.4 ms at a thousand). Every 64th id sweeps
+-- from the first, for the ids skipped in a jump.
 CREATE OR REPLACE FUNCTION taskflow_cap_events(p_user text, p_seq bigint) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	v_cut bigint := p_seq - ` + eventsCap + `;
 BEGIN
-	DELETE FROM events WHERE user_id = p_user AND seq <= p_seq - ` + eventsCap + `;
+	IF p_seq % 64 = 0 THEN
+		DELETE FROM events WHERE user_id = p_user AND seq <= v_cut;
+	ELSE
+		DELETE FROM events WHERE user_id = p_user AND seq > v_cut - 64 AND seq <= v_cut;
+	END IF;
 END $$;
 
 -- Gives every object of the locked user whose last change is at or before
