@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"taskflow/app/apptest"
 	"taskflow/auth"
 	"taskflow/database"
@@ -63,16 +65,15 @@ func TestCutoffsAreWrittenByTheirEvents(t *testing.T) {
 	})
 }
 
-// TestRevocationsPollChanges: a started cache that has a user cached
-// learns of a cutoff written afterwards within the guard's bound, without
-// a lookup reading the database.
-func TestRevocationsPollChanges(t *testing.T) {
+// TestRevocationsCheckChanges: a started cache that has a user cached
+// learns of a cutoff written afterwards within the guard's bound, from
+// the checks its own lookups drive.
+func TestRevocationsCheckChanges(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
 		gdb := openAuthDB(t, db)
 		ctx := context.Background()
 		revocations := auth.NewRevocations(database.NewCutoffs(gdb), nil)
 		revocations.Start()
-		t.Cleanup(revocations.Close)
 		if c, err := revocations.Cutoff(ctx, "external-user"); err != nil || !c.NotBefore.IsZero() {
 			t.Fatalf("cutoff = %+v, %v; want none", c, err)
 		}
@@ -94,6 +95,67 @@ func TestRevocationsPollChanges(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
+}
+
+// TestEveryCutoffWriteIsAnnounced: on PostgreSQL each statement that
+// writes a cutoff (logging out everywhere, changing the password, deleting
+// an account, each with its settling UPDATE) notifies database.CutoffChannel
+// with the user's id at its commit, so that listening replicas hear it.
+func TestEveryCutoffWriteIsAnnounced(t *testing.T) {
+	db := apptest.Postgres(t)
+	gdb := openAuthDB(t, db)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+database.CutoffChannel); err != nil {
+		t.Fatal(err)
+	}
+	users, tokens := database.NewUsers(gdb), newTokens(gdb, time.Hour, 24*time.Hour)
+	user := createUser(t, users, "announced@example.com", "a password")
+
+	requireAnnounced := func(event string) {
+		t.Helper()
+		waitCtx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		n, err := conn.WaitForNotification(waitCtx)
+		if err != nil {
+			t.Fatalf("%s: no notification on %s within a second: %v", event, database.CutoffChannel, err)
+		}
+		if n.Payload != user.ID {
+			t.Fatalf("%s: notification %q, want the user id %q", event, n.Payload, user.ID)
+		}
+		// The settling UPDATE announces again: drain what followed.
+		for {
+			drainCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			_, err := conn.WaitForNotification(drainCtx)
+			cancel()
+			if err != nil {
+				return
+			}
+		}
+	}
+	if err := tokens.RevokeAll(ctx, user.ID); err != nil {
+		t.Fatal(err)
+	}
+	requireAnnounced("logout-all")
+	if err := users.ChangePassword(ctx, user.ID, "a password", "a new password"); err != nil {
+		t.Fatal(err)
+	}
+	requireAnnounced("password change")
+	if err := users.DeleteAccount(ctx, user.ID); err != nil {
+		t.Fatal(err)
+	}
+	requireAnnounced("account deletion")
+
+	// A cutoff written by hand (a support script) is announced as well.
+	if err := gdb.Exec("UPDATE token_cutoffs SET changed_at = changed_at WHERE user_id = ?", user.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	requireAnnounced("an UPDATE outside the stores")
 }
 
 func TestTokenCutoffRefuses(t *testing.T) {

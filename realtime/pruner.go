@@ -10,8 +10,8 @@ import (
 // from any id younger than this.
 const Retention = 24 * time.Hour
 
-// pruneInterval is how often each server prunes; every replica does, which
-// costs nothing when another just did.
+// pruneInterval is how often each server looks whether to prune; every
+// replica does, which costs nothing when another just did.
 const (
 	pruneInterval = 10 * time.Minute
 	pruneTimeout  = time.Minute
@@ -28,20 +28,30 @@ type Pruner struct {
 	done   chan struct{}
 }
 
-// StartPruner prunes at once, then every pruneInterval.
-func StartPruner(store PruneStore, log *slog.Logger) *Pruner {
+// StartPruner prunes at once, then every pruneInterval in which this
+// server served a request (lastRequest says when it last did). Rows
+// only expire after being written, and writes come with requests: a
+// replica nobody uses leaves the database alone, so a database that
+// suspends when idle can, and what expired meanwhile goes at the first
+// round after the next request.
+func StartPruner(store PruneStore, log *slog.Logger, lastRequest func() time.Time) *Pruner {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Pruner{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		ticker := time.NewTicker(pruneInterval)
 		defer ticker.Stop()
+		lastRound := time.Now()
+		pruneOnce(ctx, store, log)
 		for {
-			pruneOnce(ctx, store, log)
 			select {
 			case <-ctx.Done():
 				return
 			case <-ticker.C:
+			}
+			if lastRequest().After(lastRound) {
+				lastRound = time.Now()
+				pruneOnce(ctx, store, log)
 			}
 		}
 	}()

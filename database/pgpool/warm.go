@@ -23,8 +23,15 @@ const warmTimeout = 10 * time.Second
 // it hands out), and opens the ones the pool closed meanwhile (past
 // ConnMaxLifetime, or lost). A round is skipped when requests use so many
 // connections that it would make them wait. n is capped at the pool's
-// MaxIdleConns: more would be closed on their return. stop ends it.
-func KeepWarm(db *gorm.DB, n, maxIdle int, every time.Duration) (stop func()) {
+// MaxIdleConns: more would be closed on their return.
+//
+// Rounds run only while requests come: lastRequest says when the last one
+// came, and once none has for quietAfter the rounds stop, the pool closes
+// its idle connections, and the database hears nothing from this pool (a
+// database that suspends when idle, as Neon does, can). The first requests
+// after the quiet spell open connections again, as they would have to on
+// a database that woke up anyway. stop ends it.
+func KeepWarm(db *gorm.DB, n, maxIdle int, every time.Duration, lastRequest func() time.Time, quietAfter time.Duration) (stop func()) {
 	n = min(n, maxIdle)
 	sqlDB, err := db.DB()
 	if err != nil || n <= 0 || every <= 0 {
@@ -41,7 +48,9 @@ func KeepWarm(db *gorm.DB, n, maxIdle int, every time.Duration) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-ticker.C:
-				warm(sqlDB, n)
+				if time.Since(lastRequest()) <= quietAfter {
+					warm(sqlDB, n)
+				}
 			}
 		}
 	})
@@ -56,6 +65,16 @@ func WarmInterval(maxIdleTime time.Duration) time.Duration {
 		return time.Minute
 	}
 	return min(maxIdleTime/2, time.Minute)
+}
+
+// QuietAfter is how long after the last request KeepWarm goes on: as
+// long as the pool would keep an idle connection itself (maxIdleTime),
+// or five minutes when it keeps them for ever.
+func QuietAfter(maxIdleTime time.Duration) time.Duration {
+	if maxIdleTime <= 0 {
+		return 5 * time.Minute
+	}
+	return maxIdleTime
 }
 
 // warm holds n of the pool's connections at once, opening the missing
