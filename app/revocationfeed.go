@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -35,6 +36,11 @@ type revocationFeed struct {
 	log    *slog.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// subscription is the one open, closed by Close: a Receive does not
+	// end with its context.
+	mu           sync.Mutex
+	subscription *redis.PubSub
 }
 
 func startRevocationFeed(client *redis.Client, sink realtime.CutoffSink, log *slog.Logger) *revocationFeed {
@@ -58,6 +64,11 @@ func (f *revocationFeed) Publish(userID string) {
 // Close ends the subscription.
 func (f *revocationFeed) Close() {
 	f.cancel()
+	f.mu.Lock()
+	if f.subscription != nil {
+		_ = f.subscription.Close()
+	}
+	f.mu.Unlock()
 	<-f.done
 }
 
@@ -95,6 +106,12 @@ func (f *revocationFeed) run(ctx context.Context) {
 func (f *revocationFeed) subscribe(ctx context.Context, subscribed func()) error {
 	ps := f.client.Subscribe(ctx, revocationChannel)
 	defer ps.Close()
+	f.mu.Lock()
+	f.subscription = ps
+	f.mu.Unlock()
+	if ctx.Err() != nil { // closed before the subscription was kept
+		return ctx.Err()
+	}
 	for {
 		msg, err := ps.Receive(ctx)
 		if err != nil {
