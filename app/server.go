@@ -48,13 +48,10 @@ type Server struct {
 	// replica; revocationFeed is its Redis subscription, if any.
 	revocations    *auth.Revocations
 	revocationFeed *revocationFeed
-	// activity is when the last API request began: the background work
-	// that touches the database runs only while requests come.
-	activity *activity
 	// onOpened is WithOpenedDatabase's function, if any.
 	onOpened func(*gorm.DB) error
-	// stopWarm ends the keeping of DB_MIN_IDLE_CONNS warm connections.
-	stopWarm func()
+	// warmer keeps DB_MIN_IDLE_CONNS connections warm while requests come.
+	warmer *pgpool.Warmer
 	// events is the hub of the change feed's streams; on PostgreSQL
 	// eventListener feeds it from a LISTEN connection. eventPruner keeps
 	// the events table to its retention.
@@ -90,7 +87,7 @@ func WithOpenedDatabase(fn func(*gorm.DB) error) Option {
 // a later step fails. It does not listen yet: see Listen. On error nothing
 // stays open.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, version string, opts ...Option) (*Server, error) {
-	s := &Server{cfg: cfg, log: log, version: version, started: time.Now(), served: make(chan error, 1), activity: newActivity()}
+	s := &Server{cfg: cfg, log: log, version: version, started: time.Now(), served: make(chan error, 1)}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -104,7 +101,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, version stri
 	s.events = realtime.NewHub(s.metrics.OpenStreams)
 	s.deliverRevocations()
 	s.app = New(Deps{Config: cfg, DB: s.db, Logger: log, Version: version, Started: s.started, Redis: s.redis,
-		Revocations: s.revocations, Metrics: s.metrics, Events: s.events, RequestBegan: s.activity.Began})
+		Revocations: s.revocations, Metrics: s.metrics, Events: s.events, RequestBegan: s.requestBegan})
 	return s, nil
 }
 
@@ -121,8 +118,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	if database.IsPostgres(db) {
 		// SQLite opens a connection in microseconds: nothing to keep warm.
-		s.stopWarm = pgpool.KeepWarm(db, s.cfg.DBMinIdleConns, s.cfg.DBMaxIdleConns, pgpool.WarmInterval(s.cfg.DBConnMaxIdleTime),
-			s.activity.LastRequest, pgpool.QuietAfter(s.cfg.DBConnMaxIdleTime))
+		s.warmer = pgpool.KeepWarm(db, s.cfg.DBMinIdleConns, s.cfg.DBMaxIdleConns, pgpool.WarmInterval(s.cfg.DBConnMaxIdleTime))
 	}
 	if s.cfg.AutoMigrate {
 		if err := database.Migrate(ctx, db, migrateOptions(s.cfg)); err != nil {
@@ -138,8 +134,16 @@ func (s *Server) open(ctx context.Context) error {
 	s.revocations = auth.NewRevocations(database.NewCutoffs(db), s.log)
 	s.eventPruner = realtime.StartPruner(expiredRows{
 		events: database.NewEvents(db), keys: database.NewIdempotencyKeys(db, models.IdempotencyKeyTTL),
-	}, s.log, s.activity.LastRequest)
+	}, s.log)
 	return nil
+}
+
+// requestBegan drives the background work that touches the database:
+// it runs only while requests come, so a replica nobody uses sends its
+// database nothing.
+func (s *Server) requestBegan() {
+	s.warmer.Touch()
+	s.eventPruner.Poke()
 }
 
 // expiredRows prunes, on the change feed's schedule, both tables that keep
@@ -299,9 +303,7 @@ func (s *Server) closeDeps() error {
 	if s.ownsRedis {
 		errs = append(errs, s.redis.Close())
 	}
-	if s.stopWarm != nil {
-		s.stopWarm()
-	}
+	s.warmer.Stop()
 	if s.db != nil {
 		errs = append(errs, database.Close(s.db))
 	}
