@@ -2,6 +2,9 @@ package database_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,6 +96,45 @@ func TestRevocationsCheckChanges(t *testing.T) {
 				t.Fatal("the cache still has no cutoff a second after it was written")
 			}
 			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+// countingCutoffs counts the reads of the changed cutoffs a cache makes.
+type countingCutoffs struct {
+	*database.Cutoffs
+	changedSince atomic.Int64
+}
+
+func (c *countingCutoffs) ChangedSince(ctx context.Context, since time.Time) ([]models.TokenCutoff, error) {
+	c.changedSince.Add(1)
+	return c.Cutoffs.ChangedSince(ctx, since)
+}
+
+// TestRevocationChecksAreSharedAndDrivenByLookups: a started cache reads
+// nothing while nobody looks up a cutoff, and concurrent lookups that find
+// it stale share one read of the changed cutoffs.
+func TestRevocationChecksAreSharedAndDrivenByLookups(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		gdb := openAuthDB(t, db)
+		store := &countingCutoffs{Cutoffs: database.NewCutoffs(gdb)}
+		revocations := auth.NewRevocations(store, nil)
+		revocations.Start()
+		time.Sleep(time.Second)
+		if n := store.changedSince.Load(); n != 0 {
+			t.Fatalf("with no lookup for a second, the cache read the changed cutoffs %d times, want none", n)
+		}
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() {
+				if _, err := revocations.Cutoff(context.Background(), fmt.Sprintf("user-%d", i)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := store.changedSince.Load(); n != 1 {
+			t.Fatalf("20 concurrent lookups on a stale cache read the changed cutoffs %d times, want once", n)
 		}
 	})
 }
