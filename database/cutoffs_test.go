@@ -26,7 +26,7 @@ func TestCutoffsAreWrittenByTheirEvents(t *testing.T) {
 		ctx := context.Background()
 		users, tokens, cutoffs := database.NewUsers(gdb), newTokens(gdb, time.Hour, 24*time.Hour), database.NewCutoffs(gdb)
 		user := createUser(t, users, "cutoff@example.com", "a password")
-		revocations := auth.NewRevocations(cutoffs, nil) // never polled: every lookup reads the database
+		revocations := auth.NewRevocations(cutoffs, nil) // never trusted: every lookup reads the database
 
 		requireCutoff := func(want models.TokenCutoff, after time.Time) {
 			t.Helper()
