@@ -84,3 +84,50 @@ func TestListenerDoesNotCallADatabaseThatWentAway(t *testing.T) {
 	apptest.RequireStatus(t, b.Do(t, apptest.Request{Method: http.MethodPost, Path: "/api/v1/auth/logout-all", Token: other}), http.StatusNoContent)
 	requireRefusedWithin(t, a, other, time.Now())
 }
+
+// awaitListenerCount polls, sending nothing to s, until n listeners
+// listen on db's database.
+func awaitListenerCount(t *testing.T, s *apptest.Server, n int, within time.Duration, poke func()) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for len(listenerPids(t, s.DB)) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d listeners after %s, want %d", len(listenerPids(t, s.DB)), within, n)
+		}
+		if poke != nil {
+			poke()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestListenerLetsGoAfterAQuietSpell: with no request for
+// DB_CONN_MAX_IDLE_TIME and no stream open, the listener closes its
+// connection, so an idle replica holds no session; an open stream keeps
+// it; the next request has it listen again, and meanwhile a revocation
+// on another replica is honoured within a second all the same.
+func TestListenerLetsGoAfterAQuietSpell(t *testing.T) {
+	const idleAfter = 2 * time.Second
+	db := apptest.Postgres(t)
+	// A ping a second finds the closed stream soon.
+	a := apptest.Start(t, db, map[string]string{"DB_CONN_MAX_IDLE_TIME": idleAfter.String(), "EVENTS_PING_INTERVAL": "1s", "AUTH_RATE_LIMIT": "1000"})
+	awaitListenerCount(t, a, 1, 10*time.Second, nil)
+
+	stream := openBearer(t, a, newUserToken(t), "", nil)
+	time.Sleep(2*idleAfter + time.Second)
+	if n := len(listenerPids(t, a.DB)); n != 1 {
+		t.Fatalf("with a stream open, %d listeners after a quiet spell, want 1", n)
+	}
+	stream.Close()
+	awaitListenerCount(t, a, 0, 3*idleAfter+6*time.Second, nil)
+
+	b := apptest.Start(t, db, map[string]string{"AUTH_RATE_LIMIT": "1000"})
+	token := registerOn(t, b)
+	get := func() {
+		apptest.RequireStatus(t, a.Do(t, apptest.Request{Method: http.MethodGet, Path: "/api/v1/tasks", Token: token}), http.StatusOK)
+	}
+	get()
+	awaitListenerCount(t, b, 2, 10*time.Second, get)
+	apptest.RequireStatus(t, b.Do(t, apptest.Request{Method: http.MethodPost, Path: "/api/v1/auth/logout-all", Token: token}), http.StatusNoContent)
+	requireRefusedWithin(t, a, token, time.Now())
+}

@@ -144,6 +144,9 @@ func (s *Server) open(ctx context.Context) error {
 func (s *Server) requestBegan() {
 	s.warmer.Touch()
 	s.eventPruner.Poke()
+	if s.eventListener != nil {
+		s.eventListener.Touch()
+	}
 }
 
 // expiredRows prunes, on the change feed's schedule, both tables that keep
@@ -198,8 +201,10 @@ func (s *Server) deliverRevocations() {
 	case !database.IsPostgres(s.db):
 		s.revocations.Start()
 	case canListen(s.cfg, s.db):
+		// The listener's session is let go with the pool's idle ones.
 		s.eventListener = realtime.StartListener(realtime.ListenerConfig{URL: listenURL(s.cfg),
-			Events: database.EventChannel, Cutoffs: database.CutoffChannel, Sink: s.revocations, Log: s.log}, s.events)
+			Events: database.EventChannel, Cutoffs: database.CutoffChannel, Sink: s.revocations, Log: s.log,
+			IdleAfter: s.cfg.DBConnMaxIdleTime}, s.events)
 		s.revocations.Pushed(s.eventListener.Want, nil)
 	default:
 		s.log.Warn("change feed: DATABASE_URL goes through a transaction pooler, where LISTEN hears nothing; "+

@@ -2,8 +2,10 @@ package realtime
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,7 +50,14 @@ type ListenerConfig struct {
 	Cutoffs string
 	Sink    CutoffSink
 	Log     *slog.Logger
+	// IdleAfter, when positive, closes the connection once no request has
+	// come (Touch) for that long and no stream is open; the next request
+	// opens it again.
+	IdleAfter time.Duration
 }
+
+// errIdle ends a connection nobody needed for ListenerConfig.IdleAfter.
+var errIdle = errors.New("closed after a quiet spell")
 
 // Listener holds one PostgreSQL connection that LISTENs on the change
 // feed's channel (and the token cutoffs') and wakes the hub's streams of
@@ -61,7 +70,9 @@ type ListenerConfig struct {
 // streams are open, or once something asks for it (Want: a request that
 // found the token cache untrusted). It never reconnects on its own
 // against a database that closed the connection while nobody used it:
-// a database that suspends when idle (Neon) stays asleep.
+// a database that suspends when idle (Neon) stays asleep. With IdleAfter
+// it also closes its own connection after a quiet spell, so that an idle
+// replica holds no session at all.
 type Listener struct {
 	cfg ListenerConfig
 	hub *Hub
@@ -70,6 +81,7 @@ type Listener struct {
 	done      chan struct{}
 	listening chan struct{} // receives after each successful LISTEN
 	wanted    chan struct{} // Want's signal, held until the next attempt
+	lastUse   atomic.Int64  // when Touch was last called, Unix nanoseconds
 }
 
 // StartListener connects in the background and listens until Close,
@@ -81,6 +93,7 @@ func StartListener(cfg ListenerConfig, hub *Hub) *Listener {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Listener{cfg: cfg, hub: hub, cancel: cancel, done: make(chan struct{}),
 		listening: make(chan struct{}, 1), wanted: make(chan struct{}, 1)}
+	l.Touch()
 	go l.run(ctx)
 	return l
 }
@@ -126,6 +139,10 @@ func (l *Listener) Want() {
 	}
 }
 
+// Touch says a request has come: a connection is kept open for
+// IdleAfter from now. It never blocks.
+func (l *Listener) Touch() { l.lastUse.Store(time.Now().UnixNano()) }
+
 // Close stops listening and waits for the connection to close.
 func (l *Listener) Close() {
 	l.cancel()
@@ -149,6 +166,16 @@ func (l *Listener) run(ctx context.Context) {
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		if errors.Is(err, errIdle) {
+			l.cfg.Log.Info("the change-feed listener closed its connection after a quiet spell; the next request opens it again",
+				"idle_after", l.cfg.IdleAfter.String())
+			lost = false
+			backoff = listenerBackoffFirst
+			if !l.awaitNeed(ctx, 0) {
+				return
+			}
+			continue
 		}
 		if !lost {
 			l.cfg.Log.Warn("the change-feed listener lost its database connection; it reconnects when a request or stream needs it",
@@ -209,6 +236,11 @@ func (l *Listener) listen(ctx context.Context, connected func()) error {
 	if _, err := conn.Exec(ctx, listen); err != nil {
 		return err
 	}
+	// What asked for a connection while this one was being made is served.
+	select {
+	case <-l.wanted:
+	default:
+	}
 	connected()
 	if l.cfg.Sink != nil {
 		// From now on every cutoff committed is heard.
@@ -220,12 +252,39 @@ func (l *Listener) listen(ctx context.Context, connected func()) error {
 	case l.listening <- struct{}{}:
 	default:
 	}
+	waitCtx, stopWaiting := context.WithCancelCause(ctx)
+	defer stopWaiting(nil)
+	if l.cfg.IdleAfter > 0 {
+		go l.closeWhenIdle(waitCtx, stopWaiting)
+	}
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		n, err := conn.WaitForNotification(waitCtx)
 		if err != nil {
+			if cause := context.Cause(waitCtx); errors.Is(cause, errIdle) {
+				return cause
+			}
 			return err
 		}
 		l.dispatch(n)
+	}
+}
+
+// closeWhenIdle ends the wait (and so the connection) once no request has
+// come for IdleAfter while no stream was open. Its timer runs in this
+// process: it sends nothing anywhere.
+func (l *Listener) closeWhenIdle(ctx context.Context, stop context.CancelCauseFunc) {
+	for {
+		quietUntil := time.Unix(0, l.lastUse.Load()).Add(l.cfg.IdleAfter)
+		wait := time.Until(quietUntil)
+		if wait <= 0 && l.hub.Open() == 0 {
+			stop(errIdle)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(nextLook(wait)):
+		}
 	}
 }
 
@@ -237,4 +296,13 @@ func (l *Listener) dispatch(n *pgconn.Notification) {
 	if userID, _, ok := strings.Cut(n.Payload, " "); ok {
 		l.hub.Notify(userID)
 	}
+}
+
+// nextLook is when closeWhenIdle looks again: at the end of the quiet
+// spell, or, when it has ended but a stream is open, a while later.
+func nextLook(untilQuiet time.Duration) time.Duration {
+	if untilQuiet > 0 {
+		return untilQuiet
+	}
+	return listenerBackoffLast
 }
