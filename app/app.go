@@ -49,7 +49,7 @@ type Deps struct {
 	Redis *redis.Client
 	// Revocations tells the guard which tokens were revoked (see
 	// auth.Revocations); Server keeps one trustworthy. Nil builds one
-	// that nothing keeps so, so every authenticated request reads the
+	// that is never trusted, so every authenticated request reads the
 	// database.
 	Revocations *auth.Revocations
 	// RequestBegan, when set, is called as each API request begins:
