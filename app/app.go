@@ -48,9 +48,13 @@ type Deps struct {
 	// memory.
 	Redis *redis.Client
 	// Revocations tells the guard which tokens were revoked (see
-	// auth.Revocations); Server starts one. Nil builds one that is never
-	// polled, so every authenticated request reads the database.
+	// auth.Revocations); Server keeps one trustworthy. Nil builds one
+	// that is never trusted, so every authenticated request reads the
+	// database.
 	Revocations *auth.Revocations
+	// RequestBegan, when set, is called as each API request begins:
+	// Server's background work runs only while requests come.
+	RequestBegan func()
 	// Metrics is the server's registry (see NewMetrics); nil gives this
 	// app one of its own.
 	Metrics *metrics.Metrics
@@ -121,6 +125,12 @@ func New(d Deps) *fiber.App {
 	mountMetrics(app, cfg, d.Metrics)
 
 	api := app.Group("/api/v1", middleware.Deadline(cfg.DBQueryTimeout), middleware.NoStore())
+	if d.RequestBegan != nil {
+		api.Use(func(c *fiber.Ctx) error {
+			d.RequestBegan()
+			return c.Next()
+		})
+	}
 	// API route groups.
 	mountAPI(app, api, d)
 

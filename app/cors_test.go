@@ -55,7 +55,7 @@ func preflight(origin, method, headers string) apptest.Request {
 
 func TestCORSPreflightFromAllowedOrigin(t *testing.T) {
 	s := apptest.Start(t, apptest.SQLite(t), nil)
-	r := s.Do(t, preflight(apptest.AllowedOrigin, "PATCH", "authorization,content-type,if-match,x-request-id,idempotency-key,last-event-id"))
+	r := s.Do(t, preflight(apptest.AllowedOrigin, "PATCH", "authorization,content-type,if-match,if-none-match,x-request-id,idempotency-key,last-event-id"))
 	apptest.RequireStatus(t, r, http.StatusNoContent)
 	if len(r.Body) != 0 {
 		t.Errorf("a preflight answer has a body: %s", r.Body)
@@ -64,7 +64,7 @@ func TestCORSPreflightFromAllowedOrigin(t *testing.T) {
 		t.Errorf("Access-Control-Allow-Origin = %q, want %q", got, apptest.AllowedOrigin)
 	}
 	requireListed(t, r.Header, "Access-Control-Allow-Methods", "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-	requireListed(t, r.Header, "Access-Control-Allow-Headers", "Authorization", "Content-Type", "If-Match", "X-Request-ID",
+	requireListed(t, r.Header, "Access-Control-Allow-Headers", "Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID",
 		"Idempotency-Key", "Last-Event-ID")
 	requireListed(t, r.Header, "Vary", "Origin")
 	if got := r.Header.Get("Access-Control-Max-Age"); got != "600" {
@@ -148,4 +148,44 @@ func TestNoOriginNoCORSHeaders(t *testing.T) {
 	r := s.Do(t, apptest.Request{Method: http.MethodGet, Path: "/health/live"})
 	apptest.RequireStatus(t, r, http.StatusOK)
 	requireNoCORS(t, r.Header)
+}
+
+// A page of an allowed origin can revalidate what it holds: the preflight
+// allows If-None-Match, and the conditional GET's 304 carries the CORS
+// headers without which the browser would hide it (and its ETag).
+func TestCORSConditionalGetFromAllowedOrigin(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, db apptest.Database) {
+		s := apptest.Start(t, db, nil)
+		token := apptest.Token(t, "cors-conditional")
+		created := s.Do(t, apptest.Request{Method: http.MethodPost, Path: "/api/v1/tasks", Token: token, Body: map[string]any{"title": "cached"}})
+		apptest.RequireStatus(t, created, http.StatusCreated)
+		etag := created.Header.Get("ETag")
+		path := "/api/v1/tasks/" + created.Map(t)["id"].(string)
+
+		pre := s.Do(t, apptest.Request{Method: http.MethodOptions, Path: path, SkipContract: true, Headers: map[string]string{
+			"Origin": apptest.AllowedOrigin, "Access-Control-Request-Method": "GET",
+			"Access-Control-Request-Headers": "authorization,if-none-match",
+		}})
+		apptest.RequireStatus(t, pre, http.StatusNoContent)
+		if got := pre.Header.Get("Access-Control-Allow-Origin"); got != apptest.AllowedOrigin {
+			t.Errorf("preflight: Access-Control-Allow-Origin = %q, want %q", got, apptest.AllowedOrigin)
+		}
+		requireListed(t, pre.Header, "Access-Control-Allow-Headers", "Authorization", "If-None-Match")
+		requireListed(t, pre.Header, "Access-Control-Allow-Methods", "GET")
+
+		r := s.Do(t, apptest.Request{Method: http.MethodGet, Path: path, Token: token,
+			Headers: map[string]string{"Origin": apptest.AllowedOrigin, "If-None-Match": etag}})
+		apptest.RequireStatus(t, r, http.StatusNotModified)
+		if len(r.Body) != 0 {
+			t.Errorf("304 with a body: %s", r.Body)
+		}
+		if got := r.Header.Get("Access-Control-Allow-Origin"); got != apptest.AllowedOrigin {
+			t.Errorf("304: Access-Control-Allow-Origin = %q, want %q", got, apptest.AllowedOrigin)
+		}
+		if got := r.Header.Get("ETag"); got != etag {
+			t.Errorf("304: ETag = %q, want %q", got, etag)
+		}
+		requireListed(t, r.Header, "Access-Control-Expose-Headers", "ETag")
+		requireListed(t, r.Header, "Vary", "Origin")
+	})
 }

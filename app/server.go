@@ -43,13 +43,15 @@ type Server struct {
 	redis     *redis.Client
 	ownsRedis bool // redis was opened here, so Close closes it
 	app       *fiber.App
-	// revocations is polled from Open to Close, so the guard learns of
-	// tokens revoked on any replica.
-	revocations *auth.Revocations
+	// revocations is kept trustworthy from Open to Close (see
+	// deliverRevocations), so the guard learns of tokens revoked on any
+	// replica; revocationFeed is its Redis subscription, if any.
+	revocations    *auth.Revocations
+	revocationFeed *revocationFeed
 	// onOpened is WithOpenedDatabase's function, if any.
 	onOpened func(*gorm.DB) error
-	// stopWarm ends the keeping of DB_MIN_IDLE_CONNS warm connections.
-	stopWarm func()
+	// warmer keeps DB_MIN_IDLE_CONNS connections warm while requests come.
+	warmer *pgpool.Warmer
 	// events is the hub of the change feed's streams; on PostgreSQL
 	// eventListener feeds it from a LISTEN connection. eventPruner keeps
 	// the events table to its retention.
@@ -97,11 +99,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, version stri
 	}
 	s.metrics = NewMetrics(cfg, s.db, version)
 	s.events = realtime.NewHub(s.metrics.OpenStreams)
-	if database.IsPostgres(s.db) {
-		s.eventListener = startEventListener(cfg, s.db, s.events, log)
-	}
+	s.deliverRevocations()
 	s.app = New(Deps{Config: cfg, DB: s.db, Logger: log, Version: version, Started: s.started, Redis: s.redis,
-		Revocations: s.revocations, Metrics: s.metrics, Events: s.events})
+		Revocations: s.revocations, Metrics: s.metrics, Events: s.events, RequestBegan: s.requestBegan})
 	return s, nil
 }
 
@@ -118,7 +118,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	if database.IsPostgres(db) {
 		// SQLite opens a connection in microseconds: nothing to keep warm.
-		s.stopWarm = pgpool.KeepWarm(db, s.cfg.DBMinIdleConns, s.cfg.DBMaxIdleConns, pgpool.WarmInterval(s.cfg.DBConnMaxIdleTime))
+		s.warmer = pgpool.KeepWarm(db, s.cfg.DBMinIdleConns, s.cfg.DBMaxIdleConns, pgpool.WarmInterval(s.cfg.DBConnMaxIdleTime))
 	}
 	if s.cfg.AutoMigrate {
 		if err := database.Migrate(ctx, db, migrateOptions(s.cfg)); err != nil {
@@ -132,11 +132,21 @@ func (s *Server) open(ctx context.Context) error {
 		s.ownsRedis = s.redis != nil
 	}
 	s.revocations = auth.NewRevocations(database.NewCutoffs(db), s.log)
-	s.revocations.Start()
 	s.eventPruner = realtime.StartPruner(expiredRows{
 		events: database.NewEvents(db), keys: database.NewIdempotencyKeys(db, models.IdempotencyKeyTTL),
 	}, s.log)
 	return nil
+}
+
+// requestBegan drives the background work that touches the database:
+// it runs only while requests come, so a replica nobody uses sends its
+// database nothing.
+func (s *Server) requestBegan() {
+	s.warmer.Touch()
+	s.eventPruner.Poke()
+	if s.eventListener != nil {
+		s.eventListener.Touch()
+	}
 }
 
 // expiredRows prunes, on the change feed's schedule, both tables that keep
@@ -170,18 +180,44 @@ func listenURL(cfg config.Config) string {
 // change feed cannot LISTEN.
 const eventPollInterval = time.Second
 
-// startEventListener feeds the hub from a LISTEN on listenURL, or, when
-// that URL is a transaction pooler's (DATABASE_URL, with no
-// DIRECT_DATABASE_URL), where a LISTEN would hear nothing, by waking its
-// streams every eventPollInterval, and says so.
-func startEventListener(cfg config.Config, db *gorm.DB, hub *realtime.Hub, log *slog.Logger) *realtime.Listener {
-	if cfg.DirectDatabaseURL == "" && pgpool.SharesSessions(db) {
-		log.Warn("change feed: DATABASE_URL goes through a transaction pooler, where LISTEN hears nothing; "+
+// canListen says whether a LISTEN on listenURL would hear anything: not
+// when that URL is a transaction pooler's (DATABASE_URL, with no
+// DIRECT_DATABASE_URL).
+func canListen(cfg config.Config, db *gorm.DB) bool {
+	return cfg.DirectDatabaseURL != "" || !pgpool.SharesSessions(db)
+}
+
+// deliverRevocations chooses how the change feed's hub and the token
+// cutoff cache hear of what other replicas commit, none of it on a
+// timer that reaches the database:
+//   - PostgreSQL that can LISTEN: one listener hears both channels (a
+//     trigger announces every cutoff), and reconnects when needed;
+//   - PostgreSQL only through a transaction pooler: streams poll while
+//     they are open; cutoffs come by Redis pub/sub when REDIS_URL is set,
+//     else from checks that requests drive;
+//   - SQLite: checks that requests drive.
+func (s *Server) deliverRevocations() {
+	switch {
+	case !database.IsPostgres(s.db):
+		s.revocations.Start()
+	case canListen(s.cfg, s.db):
+		// The listener's session is let go with the pool's idle ones.
+		s.eventListener = realtime.StartListener(realtime.ListenerConfig{URL: listenURL(s.cfg),
+			Events: database.EventChannel, Cutoffs: database.CutoffChannel, Sink: s.revocations, Log: s.log,
+			IdleAfter: s.cfg.DBConnMaxIdleTime}, s.events)
+		s.revocations.Pushed(s.eventListener.Want, nil)
+	default:
+		s.log.Warn("change feed: DATABASE_URL goes through a transaction pooler, where LISTEN hears nothing; "+
 			"set DIRECT_DATABASE_URL to the database's direct address. Until then each open stream reads its events every second",
 			"poll_interval", eventPollInterval.String())
-		return realtime.StartPolling(hub, eventPollInterval)
+		s.eventListener = realtime.StartPolling(s.events, eventPollInterval)
+		if s.redis == nil {
+			s.revocations.Start()
+			return
+		}
+		s.revocationFeed = startRevocationFeed(s.redis, s.revocations, s.log)
+		s.revocations.Pushed(nil, s.revocationFeed.Publish)
 	}
-	return realtime.StartListener(listenURL(cfg), database.EventChannel, hub, log)
 }
 
 // EventsListening receives each time the change feed's listener has
@@ -266,15 +302,13 @@ func (s *Server) closeDeps() error {
 	if s.eventPruner != nil {
 		s.eventPruner.Close()
 	}
-	if s.revocations != nil {
-		s.revocations.Close()
+	if s.revocationFeed != nil {
+		s.revocationFeed.Close()
 	}
 	if s.ownsRedis {
 		errs = append(errs, s.redis.Close())
 	}
-	if s.stopWarm != nil {
-		s.stopWarm()
-	}
+	s.warmer.Stop()
 	if s.db != nil {
 		errs = append(errs, database.Close(s.db))
 	}

@@ -36,7 +36,6 @@ func BenchmarkAuthGuardWithRevocations(b *testing.B) {
 	}
 	revocations := auth.NewRevocations(database.NewCutoffs(db), nil)
 	revocations.Start()
-	b.Cleanup(revocations.Close)
 	benchmarkGuard(b, revocations)
 }
 

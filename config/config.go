@@ -58,8 +58,8 @@ type Config struct {
 	DBMaxOpenConns    int    `env:"DB_MAX_OPEN_CONNS" envDefault:"12"`
 	DBMaxIdleConns    int    `env:"DB_MAX_IDLE_CONNS" envDefault:"10"`
 	// DBMinIdleConns connections are opened at start-up and kept open
-	// through quiet spells (database.KeepWarm), so requests do not pay a
-	// new connection's set-up.
+	// while requests come (pgpool.KeepWarm), so requests do not pay a new
+	// connection's set-up; after DBConnMaxIdleTime without one they close.
 	DBMinIdleConns    int           `env:"DB_MIN_IDLE_CONNS" envDefault:"2"`
 	DBConnMaxLifetime time.Duration `env:"DB_CONN_MAX_LIFETIME" envDefault:"1h"`
 	DBConnMaxIdleTime time.Duration `env:"DB_CONN_MAX_IDLE_TIME" envDefault:"10m"`

@@ -11,6 +11,28 @@ import (
 	"taskflow/models"
 )
 
+// CutoffChannel is the PostgreSQL NOTIFY channel on which every change of
+// a token cutoff is announced, with the user id as payload. A trigger on
+// the table sends it (pgCutoffTrigger), so no statement that writes a
+// cutoff can forget to, and it is delivered at that statement's commit.
+const CutoffChannel = "taskflow_cutoffs"
+
+// pgCutoffTrigger announces every written, moved or removed cutoff on
+// CutoffChannel.
+const pgCutoffTrigger = `CREATE OR REPLACE FUNCTION taskflow_cutoff_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP = 'DELETE' THEN
+		PERFORM pg_notify('` + CutoffChannel + `', OLD.user_id);
+	ELSE
+		PERFORM pg_notify('` + CutoffChannel + `', NEW.user_id);
+	END IF;
+	RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS taskflow_cutoff_changed ON token_cutoffs;
+CREATE TRIGGER taskflow_cutoff_changed AFTER INSERT OR UPDATE OR DELETE ON token_cutoffs
+	FOR EACH ROW EXECUTE FUNCTION taskflow_cutoff_changed()`
+
 // Cutoffs reads the instants before which users' access tokens are
 // refused. They are written by the events that cause them (account
 // deletion, password change, logging out everywhere), each in that
@@ -35,9 +57,9 @@ func (s *Cutoffs) Cutoff(ctx context.Context, userID string) (models.TokenCutoff
 }
 
 // ChangedSince returns every cutoff written at or after since (by the
-// writer's clock). Every replica runs it ten times a second in the
-// background, so it goes straight to database/sql: no GORM reflection, and
-// no GORM callbacks, which are there for the statements of requests. The
+// writer's clock). A replica that cannot hear cutoffs runs it up to
+// about once a second while it serves requests, so it goes straight to
+// database/sql: no GORM reflection, and no GORM callbacks, which are there for the statements of requests. The
 // driver converts the time argument exactly as it does for GORM's writes.
 func (s *Cutoffs) ChangedSince(ctx context.Context, since time.Time) ([]models.TokenCutoff, error) {
 	sqlDB, err := s.db.DB()

@@ -119,6 +119,7 @@ func postgresSchema(db *gorm.DB) error {
 		bytewisePositions("projects"),
 		position.PostgresFunctions,
 		pgLegacyPositionTrigger,
+		pgCutoffTrigger,
 	}
 	for _, stmt := range append(statements, postgresFunctions()...) {
 		if err := db.Exec(stmt).Error; err != nil {

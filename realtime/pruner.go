@@ -3,6 +3,8 @@ package realtime
 import (
 	"context"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -10,8 +12,8 @@ import (
 // from any id younger than this.
 const Retention = 24 * time.Hour
 
-// pruneInterval is how often each server prunes; every replica does, which
-// costs nothing when another just did.
+// pruneInterval is how long a server waits between prunes; every replica
+// prunes, which costs nothing when another just did.
 const (
 	pruneInterval = 10 * time.Minute
 	pruneTimeout  = time.Minute
@@ -22,42 +24,59 @@ type PruneStore interface {
 	Prune(ctx context.Context, keepSince time.Time) (int64, error)
 }
 
-// Pruner prunes the event table in the background until Close.
+// Pruner keeps the event table to its retention. It prunes when it
+// starts, then on a request (Poke) that comes pruneInterval or more after
+// the last prune, in the background. Rows expire only after being written,
+// and writes come with requests: a replica nobody uses sends its database
+// nothing, so a database that suspends when idle can, and what expired
+// meanwhile goes with the first request after.
 type Pruner struct {
-	cancel context.CancelFunc
-	done   chan struct{}
+	store PruneStore
+	log   *slog.Logger
+	every time.Duration
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	last    atomic.Int64 // when the last prune began, Unix nanoseconds
+	running atomic.Bool
+	wg      sync.WaitGroup
 }
 
-// StartPruner prunes at once, then every pruneInterval.
+// StartPruner prunes at once, in the background.
 func StartPruner(store PruneStore, log *slog.Logger) *Pruner {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Pruner{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		ticker := time.NewTicker(pruneInterval)
-		defer ticker.Stop()
-		for {
-			pruneOnce(ctx, store, log)
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-			}
-		}
-	}()
+	p := &Pruner{store: store, log: log, every: pruneInterval, ctx: ctx, cancel: cancel}
+	p.running.Store(true)
+	p.prune()
 	return p
 }
 
-func pruneOnce(ctx context.Context, store PruneStore, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(ctx, pruneTimeout)
-	defer cancel()
-	if _, err := store.Prune(ctx, time.Now().Add(-Retention)); err != nil && ctx.Err() == nil {
-		log.Warn("cannot prune expired events and idempotency keys", "error", err.Error())
+// Poke prunes in the background when the last prune began pruneInterval
+// ago or more and none is under way. It never blocks: a request calls it.
+func (p *Pruner) Poke() {
+	if time.Since(time.Unix(0, p.last.Load())) < p.every || !p.running.CompareAndSwap(false, true) {
+		return
 	}
+	p.prune()
 }
 
-// Close stops pruning and waits for a prune under way to end.
+// prune prunes in the background; p.running must have been set.
+func (p *Pruner) prune() {
+	p.last.Store(time.Now().UnixNano())
+	p.wg.Go(func() {
+		defer p.running.Store(false)
+		ctx, cancel := context.WithTimeout(p.ctx, pruneTimeout)
+		defer cancel()
+		if _, err := p.store.Prune(ctx, time.Now().Add(-Retention)); err != nil && ctx.Err() == nil {
+			p.log.Warn("cannot prune expired events and idempotency keys", "error", err.Error())
+		}
+	})
+}
+
+// Close stops a prune under way and waits for it to end; Poke does
+// nothing afterwards.
 func (p *Pruner) Close() {
+	p.running.Store(true)
 	p.cancel()
-	<-p.done
+	p.wg.Wait()
 }

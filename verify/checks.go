@@ -19,7 +19,7 @@ const deniedOrigin = "https://verify-denied.invalid"
 // The contract's CORS requirements.
 var (
 	corsMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
-	corsHeaders = []string{"Authorization", "Content-Type", "If-Match", "X-Request-ID", "Idempotency-Key", "Last-Event-ID"}
+	corsHeaders = []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID", "Idempotency-Key", "Last-Event-ID"}
 	corsExposed = []string{"ETag", "Location", "X-Request-ID", "Retry-After", "Idempotent-Replayed"}
 )
 

@@ -21,6 +21,9 @@ import (
 //     the held bytes through.
 //   - SetLatency: every chunk of bytes waits before it is forwarded (a slow
 //     or distant database).
+//   - TurnAway: open connections are cut, new ones are accepted, counted and
+//     closed at once (a database gone behind a front end that still answers
+//     the port); Welcome forwards them again.
 //
 // It is safe for concurrent use and stops by itself when the test ends.
 type TCPProxy struct {
@@ -35,8 +38,11 @@ type TCPProxy struct {
 	paused   bool
 	resumed  chan struct{} // closed by Resume; replaced by Pause
 	accepted int
-	closed   bool // by the test's end: nothing restarts after it
-	wg       sync.WaitGroup
+	// turningAway closes each new connection at once; turnedAway counts them.
+	turningAway bool
+	turnedAway  int
+	closed      bool // by the test's end: nothing restarts after it
+	wg          sync.WaitGroup
 }
 
 // NewTCPProxy listens on 127.0.0.1 on a free port and forwards every
@@ -199,7 +205,38 @@ func (p *TCPProxy) serve(ln net.Listener) {
 	}()
 }
 
+// TurnAway cuts every open connection and, until Welcome, closes each new
+// one as soon as it is accepted.
+func (p *TCPProxy) TurnAway() {
+	p.mu.Lock()
+	p.turningAway = true
+	p.mu.Unlock()
+	p.Cut()
+}
+
+// Welcome forwards new connections again after TurnAway.
+func (p *TCPProxy) Welcome() {
+	p.mu.Lock()
+	p.turningAway = false
+	p.mu.Unlock()
+}
+
+// TurnedAway is how many connections TurnAway has closed so far.
+func (p *TCPProxy) TurnedAway() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.turnedAway
+}
+
 func (p *TCPProxy) handle(ln net.Listener, client net.Conn) {
+	p.mu.Lock()
+	if p.turningAway {
+		p.turnedAway++
+		p.mu.Unlock()
+		_ = client.Close()
+		return
+	}
+	p.mu.Unlock()
 	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
 		_ = client.Close() // the target is down: so is the proxy, for this client

@@ -120,7 +120,7 @@ func TestRevokedAccessTokensAreRefused(t *testing.T) {
 
 				event.revoke(t, api, session, password)
 				answered := time.Now()
-				// The replica that revoked refuses at once, without waiting for its poll.
+				// The replica that revoked refuses at once, without waiting to hear of it.
 				requireInvalidToken(t, first.Do(t, apptest.Request{Method: "POST", Path: "/api/v1/tasks", Token: session.AccessToken, Body: map[string]any{"title": "x"}}))
 				requireRevokedWithin(t, first, session.AccessToken, answered)
 				requireRevokedWithin(t, second, session.AccessToken, answered)

@@ -14,9 +14,10 @@ import (
 )
 
 // TestKeepWarmHoldsIdleConnections opens a pool whose idle connections
-// are closed after two seconds: with KeepWarm, the pool holds its warm
-// connections from the start and still holds them after that time has
-// passed twice; without it, the same pool closes them.
+// are closed after two seconds: with KeepWarm and requests touching it,
+// the pool holds its warm connections from the start and still holds them
+// after that time has passed twice; without it, or with it but no request,
+// the same pool closes them.
 func TestKeepWarmHoldsIdleConnections(t *testing.T) {
 	const warmConns, maxIdleTime = 3, 2 * time.Second
 	apptest.Each(t, func(t *testing.T, db apptest.Database) {
@@ -37,8 +38,22 @@ func TestKeepWarmHoldsIdleConnections(t *testing.T) {
 		}
 
 		keptGorm, kept := openPool()
-		stop := pgpool.KeepWarm(keptGorm, warmConns, 4, pgpool.WarmInterval(maxIdleTime))
-		t.Cleanup(stop)
+		warmer := pgpool.KeepWarm(keptGorm, warmConns, 4, pgpool.WarmInterval(maxIdleTime))
+		t.Cleanup(warmer.Stop)
+		requests, stopRequests := time.NewTicker(100*time.Millisecond), make(chan struct{})
+		defer func() { requests.Stop(); close(stopRequests) }()
+		go func() {
+			for {
+				select {
+				case <-requests.C:
+					warmer.Touch()
+				case <-stopRequests:
+					return
+				}
+			}
+		}()
+		quietGorm, quiet := openPool()
+		t.Cleanup(pgpool.KeepWarm(quietGorm, warmConns, 4, pgpool.WarmInterval(maxIdleTime)).Stop)
 		if st := kept.Stats(); st.OpenConnections != warmConns || st.Idle != warmConns {
 			t.Fatalf("after KeepWarm: %d open, %d idle; want %d and %d", st.OpenConnections, st.Idle, warmConns, warmConns)
 		}
@@ -51,6 +66,10 @@ func TestKeepWarmHoldsIdleConnections(t *testing.T) {
 			t.Errorf("with KeepWarm, after %s: %d open, %d closed for idleness; want %d open, none closed",
 				2*maxIdleTime+time.Second, st.OpenConnections, st.MaxIdleTimeClosed, warmConns)
 		}
+		if st := quiet.Stats(); st.OpenConnections != 0 || st.MaxIdleTimeClosed < warmConns {
+			t.Errorf("with KeepWarm but no request for %s: %d open, %d closed for idleness; want all %d closed",
+				2*maxIdleTime+time.Second, st.OpenConnections, st.MaxIdleTimeClosed, warmConns)
+		}
 		if st := unkept.Stats(); st.MaxIdleTimeClosed == 0 {
 			t.Errorf("without KeepWarm the pool closed no idle connection (%d open): the test proves nothing", st.OpenConnections)
 		}
@@ -59,8 +78,7 @@ func TestKeepWarmHoldsIdleConnections(t *testing.T) {
 
 func TestKeepWarmNeverTakesMoreThanMaxIdle(t *testing.T) {
 	db := open(t, apptest.SQLite(t).URL)
-	stop := pgpool.KeepWarm(db, 10, 2, time.Hour)
-	defer stop()
+	defer pgpool.KeepWarm(db, 10, 2, time.Hour).Stop()
 	sqlDB, _ := db.DB()
 	if st := sqlDB.Stats(); st.OpenConnections != 2 {
 		t.Fatalf("KeepWarm(10) with 2 idle connections allowed: %d open, want 2", st.OpenConnections)

@@ -48,6 +48,10 @@ type Proxy struct {
 	ignore func(request []byte) bool
 	// requests are the latest requests answered since the last Reset.
 	requests [][]byte
+	// messages counts the PostgreSQL messages clients sent, by type, and
+	// accepted the connections, since the start or the last Reset.
+	messages map[byte]int
+	accepted int
 
 	wg sync.WaitGroup
 }
@@ -59,7 +63,7 @@ func Start(target string, rtt time.Duration) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{target: target, listener: ln, delay: rtt / 2, open: map[*conn]struct{}{}}
+	p := &Proxy{target: target, listener: ln, delay: rtt / 2, open: map[*conn]struct{}{}, messages: map[byte]int{}}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -145,6 +149,37 @@ func (p *Proxy) Reset() {
 	clear(p.conns[len(kept):])
 	p.conns = kept
 	p.requests = nil
+	clear(p.messages)
+	p.accepted = 0
+}
+
+// Messages counts the PostgreSQL frontend messages clients sent since the
+// start or the last Reset, by type byte ('Q' a simple query, 'P' 'B' 'E'
+// 'S' the extended protocol's, 'X' a goodbye; StartupMessage the opening
+// of a connection), whether or not the server answered. For a database
+// that is not PostgreSQL the counts mean nothing.
+func (p *Proxy) Messages() map[byte]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	counts := make(map[byte]int, len(p.messages))
+	for kind, n := range p.messages {
+		counts[kind] = n
+	}
+	return counts
+}
+
+// Accepted is how many connections the proxy accepted since the start or
+// the last Reset.
+func (p *Proxy) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
+}
+
+func (p *Proxy) countMessage(kind byte) {
+	p.mu.Lock()
+	p.messages[kind]++
+	p.mu.Unlock()
 }
 
 // SetIgnore leaves uncounted, from now on, every round trip whose request
@@ -220,6 +255,7 @@ func (p *Proxy) accept() {
 		p.mu.Lock()
 		p.conns = append(p.conns, c)
 		p.open[c] = struct{}{}
+		p.accepted++
 		p.mu.Unlock()
 		p.wg.Add(1)
 		go p.forward(c)
@@ -304,9 +340,13 @@ type conn struct {
 	request   []byte // what the client said this turn, up to keptRequestBytes
 	trips     int
 	closeOnce sync.Once
+	// messages splits the client's bytes into PostgreSQL messages; only
+	// the client's reading goroutine uses it.
+	messages frontendParser
 }
 
 func (c *conn) clientSpoke(data []byte) {
+	c.messages.feed(data, c.proxy.countMessage)
 	c.mu.Lock()
 	c.awaiting = true
 	if room := keptRequestBytes - len(c.request); room > 0 {

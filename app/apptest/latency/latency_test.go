@@ -264,3 +264,53 @@ func TestProxyCountsPostgresRoundTrips(t *testing.T) {
 		t.Fatalf("a batch of three prepared statements: %d round trips, want 1", n)
 	}
 }
+
+// The proxy splits what a PostgreSQL client sends into its messages: a
+// connection's opening, then each typed message, however the bytes were
+// cut into chunks.
+func TestProxyCountsPostgresMessages(t *testing.T) {
+	dbURL := os.Getenv("TEST_DATABASE_URL")
+	if dbURL == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TEST_DATABASE_URL must be set in CI")
+		}
+		t.Skip("TEST_DATABASE_URL is not set")
+	}
+	target, err := latency.TargetOf(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, target, 0)
+	proxied, err := p.URL(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, proxied+"&default_query_exec_mode=simple_protocol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Messages()[latency.StartupMessage]; got != 1 || p.Accepted() != 1 {
+		t.Fatalf("connecting: %d startup messages on %d connections, want 1 on 1", got, p.Accepted())
+	}
+	p.Reset()
+	long := strings.Repeat("x", 100_000) // spans several chunks
+	for range 3 {
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT length($1::text)", long).Scan(&n); err != nil || n != len(long) {
+			t.Fatalf("length = %d, %v", n, err)
+		}
+	}
+	if err := conn.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Messages()['X'] == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := p.Messages()
+	if got['Q'] != 3 || got['X'] != 1 || len(got) != 2 || p.Accepted() != 0 {
+		t.Fatalf("3 simple queries, then a goodbye: messages %v on %d new connections, want Q:3 X:1 on none", got, p.Accepted())
+	}
+}
