@@ -45,8 +45,14 @@ func registerOn(t *testing.T, s *apptest.Server) string {
 // revocation on another replica is still honoured within a second.
 func TestListenerDoesNotCallADatabaseThatWentAway(t *testing.T) {
 	db := apptest.Postgres(t)
-	proxy := apptest.NewTCPProxy(t, apptest.TargetOf(t, db.URL))
-	a := apptest.Start(t, db, map[string]string{"DIRECT_DATABASE_URL": proxy.URL(db.URL), "AUTH_RATE_LIMIT": "1000"})
+	// The listener's connection goes to the server itself, past any pooler
+	// the tests run behind.
+	direct := db.URL
+	if db.DirectURL != "" {
+		direct = db.DirectURL
+	}
+	proxy := apptest.NewTCPProxy(t, apptest.TargetOf(t, direct))
+	a := apptest.Start(t, db, map[string]string{"DIRECT_DATABASE_URL": proxy.URL(direct), "AUTH_RATE_LIMIT": "1000"})
 	b := apptest.Start(t, db, map[string]string{"AUTH_RATE_LIMIT": "1000"})
 	awaitListeners(t, a.DB, 2)
 
