@@ -81,24 +81,12 @@ func (b *bench) queryTimeout() time.Duration {
 }
 
 func (b *bench) modelPostgres(ctx context.Context, stdout io.Writer) error {
-	admin, err := openDatabase(ctx, b.o.PgURL, 2)
+	scratch, err := b.scratchDatabase(ctx, "model", "taskflow_bench_model_")
 	if err != nil {
 		return err
 	}
-	defer database.Close(admin)
-	name := "taskflow_bench_model_" + randomHex(4)
-	if err := admin.WithContext(ctx).Exec("CREATE DATABASE " + name).Error; err != nil {
-		return fmt.Errorf("create the benchmark database: %w", err)
-	}
-	if b.o.Keep {
-		b.logf("model: keeping the database %s", name)
-	} else {
-		defer admin.WithContext(context.Background()).Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	}
-	dbURL, err := withDatabase(b.o.PgURL, name)
-	if err != nil {
-		return err
-	}
+	defer scratch.drop()
+	admin, name, dbURL := scratch.admin, scratch.name, scratch.url
 	env := b.modelEnv(dbURL, true)
 	if _, err := runMigrate(ctx, b.bin, env); err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"taskflow/app/apptest/latency"
-	"taskflow/database"
 )
 
 // maxRTTRequests bounds --rtt-requests: every request at a 20 ms RTT takes
@@ -39,24 +38,12 @@ type rttCase struct {
 // sequentially at no added RTT and then at --rtt. The difference divided by
 // the RTT is how many times a request waits for the database in practice.
 func (b *bench) rttSuite(ctx context.Context, stdout io.Writer) error {
-	admin, err := openDatabase(ctx, b.o.PgURL, 2)
+	scratch, err := b.scratchDatabase(ctx, "rtt", "taskflow_bench_rtt_")
 	if err != nil {
 		return err
 	}
-	defer database.Close(admin)
-	name := "taskflow_bench_rtt_" + randomHex(4)
-	if err := admin.WithContext(ctx).Exec("CREATE DATABASE " + name).Error; err != nil {
-		return fmt.Errorf("create the benchmark database: %w", err)
-	}
-	if b.o.Keep {
-		b.logf("rtt: keeping the database %s", name)
-	} else {
-		defer admin.WithContext(context.Background()).Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	}
-	dbURL, err := withDatabase(b.o.PgURL, name)
-	if err != nil {
-		return err
-	}
+	defer scratch.drop()
+	dbURL := scratch.url
 	// Logins and refreshes are sent far more often than a person would,
 	// and the one account makes more projects and tags than its caps allow
 	// (each batch makes 10 of each).

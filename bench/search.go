@@ -139,24 +139,12 @@ func (b *bench) searchSuite(ctx context.Context, stdout io.Writer) error {
 }
 
 func (b *bench) searchPostgres(ctx context.Context, stdout io.Writer) error {
-	admin, err := openDatabase(ctx, b.o.PgURL, 2)
+	scratch, err := b.scratchDatabase(ctx, "search", "taskflow_bench_search_")
 	if err != nil {
 		return err
 	}
-	defer database.Close(admin)
-	name := "taskflow_bench_search_" + randomHex(4)
-	if err := admin.WithContext(ctx).Exec("CREATE DATABASE " + name).Error; err != nil {
-		return fmt.Errorf("create the benchmark database: %w", err)
-	}
-	if b.o.Keep {
-		b.logf("search: keeping the database %s", name)
-	} else {
-		defer admin.WithContext(context.Background()).Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	}
-	dbURL, err := withDatabase(b.o.PgURL, name)
-	if err != nil {
-		return err
-	}
+	defer scratch.drop()
+	dbURL := scratch.url
 	env := serverEnv{DatabaseURL: dbURL, Production: true, JWTSecret: newSecret(), Extra: b.o.ServerEnv}
 	if _, err := runMigrate(ctx, b.bin, env); err != nil {
 		return err

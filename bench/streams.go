@@ -95,24 +95,12 @@ func (b *bench) streamsSuite(ctx context.Context, stdout io.Writer) error {
 }
 
 func (b *bench) streamsPostgres(ctx context.Context, variants []streamVariant, stdout io.Writer) error {
-	admin, err := openDatabase(ctx, b.o.PgURL, 2)
+	scratch, err := b.scratchDatabase(ctx, "streams", "taskflow_bench_streams_")
 	if err != nil {
 		return err
 	}
-	defer database.Close(admin)
-	name := "taskflow_bench_streams_" + randomHex(4)
-	if err := admin.WithContext(ctx).Exec("CREATE DATABASE " + name).Error; err != nil {
-		return fmt.Errorf("create the benchmark database: %w", err)
-	}
-	if b.o.Keep {
-		b.logf("streams: keeping the database %s", name)
-	} else {
-		defer admin.WithContext(context.Background()).Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	}
-	dbURL, err := withDatabase(b.o.PgURL, name)
-	if err != nil {
-		return err
-	}
+	defer scratch.drop()
+	dbURL := scratch.url
 	env := serverEnv{DatabaseURL: dbURL, Production: true, JWTSecret: newSecret(), Extra: b.o.ServerEnv}
 	if _, err := runMigrate(ctx, variants[len(variants)-1].Bin, env); err != nil {
 		return err

@@ -49,32 +49,20 @@ func (b *bench) loadGen() loadGen {
 // postgresSuite measures the production server on a fresh PostgreSQL
 // database, and pgbench on the same database as its bound.
 func (b *bench) postgresSuite(ctx context.Context) error {
-	admin, err := openDatabase(ctx, b.o.PgURL, 2)
-	if err != nil {
-		return err
-	}
-	defer database.Close(admin)
 	pgbenchPath, err := findPgbench()
 	if err != nil {
 		return err
 	}
+	scratch, err := b.scratchDatabase(ctx, "postgres", "taskflow_bench_")
+	if err != nil {
+		return err
+	}
+	defer scratch.drop()
+	admin, name, dbURL := scratch.admin, scratch.name, scratch.url
 	var version string
 	_ = admin.WithContext(ctx).Raw("SHOW server_version").Scan(&version).Error
 	b.rep.Machine.Postgres = version
 
-	name := "taskflow_bench_" + randomHex(4)
-	if err := admin.WithContext(ctx).Exec("CREATE DATABASE " + name).Error; err != nil {
-		return fmt.Errorf("create the benchmark database: %w", err)
-	}
-	if b.o.Keep {
-		b.logf("postgres: keeping the database %s", name)
-	} else {
-		defer admin.WithContext(context.Background()).Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	}
-	dbURL, err := withDatabase(b.o.PgURL, name)
-	if err != nil {
-		return err
-	}
 	env := serverEnv{DatabaseURL: dbURL, Production: true, JWTSecret: newSecret(), Extra: b.o.ServerEnv}
 
 	b.logf("postgres: migrating %s with `taskflow migrate`", name)
@@ -454,6 +442,44 @@ func runMigrate(ctx context.Context, bin string, env serverEnv) (float64, error)
 // openDatabase opens the database at url the way the server does, with a
 // pool of conns connections (0: the driver's defaults), to seed and reset
 // the dataset and to read what the server did.
+// scratch is a database a suite made for itself on --pg, and the admin
+// connection it was made with.
+type scratch struct {
+	admin     *gorm.DB
+	name, url string
+	keep      bool
+}
+
+// scratchDatabase creates a fresh database named prefix and a random
+// suffix on --pg. Its drop removes it again (unless --keep) and closes the
+// admin connection.
+func (b *bench) scratchDatabase(ctx context.Context, suite, prefix string) (scratch, error) {
+	admin, err := openDatabase(ctx, b.o.PgURL, 2)
+	if err != nil {
+		return scratch{}, err
+	}
+	s := scratch{admin: admin, name: prefix + randomHex(4), keep: b.o.Keep}
+	if err := admin.WithContext(ctx).Exec("CREATE DATABASE " + s.name).Error; err != nil {
+		database.Close(admin)
+		return scratch{}, fmt.Errorf("create the benchmark database: %w", err)
+	}
+	if s.keep {
+		b.logf("%s: keeping the database %s", suite, s.name)
+	}
+	if s.url, err = withDatabase(b.o.PgURL, s.name); err != nil {
+		s.drop()
+		return scratch{}, err
+	}
+	return s, nil
+}
+
+func (s scratch) drop() {
+	if !s.keep {
+		s.admin.WithContext(context.Background()).Exec("DROP DATABASE IF EXISTS " + s.name + " WITH (FORCE)")
+	}
+	database.Close(s.admin)
+}
+
 func openDatabase(ctx context.Context, url string, conns int) (*gorm.DB, error) {
 	return app.OpenDatabase(ctx, config.Config{DBMaxOpenConns: conns, DBMaxIdleConns: conns}, url, nil)
 }

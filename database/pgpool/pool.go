@@ -153,6 +153,10 @@ const probeTimeout = 10 * time.Second
 // take over the server connection its statement was prepared on.
 const probeHolders = 3
 
+// probeAttempts is how many times, at most, the probe prepares its
+// statement and has the holders look for its server connection.
+const probeAttempts = 3
+
 // probeFindings is what probeServer found out about the server behind a
 // URL.
 type probeFindings struct {
@@ -184,14 +188,7 @@ func probeServer(ctx context.Context, cfg *pgx.ConnConfig) (probeFindings, error
 		return probeFindings{}, err
 	}
 	defer first.Close(context.Background())
-	statement := "taskflow_probe_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	var preparedOn uint32
-	err = pgx.BeginFunc(ctx, first, func(tx pgx.Tx) error {
-		if _, err := tx.Prepare(ctx, statement, "SELECT pg_backend_pid()"); err != nil {
-			return err
-		}
-		return tx.QueryRow(ctx, statement).Scan(&preparedOn)
-	})
+	statement, preparedOn, err := prepareProbe(ctx, first)
 	if IsLostStatement(err) {
 		// A new connection's server process already holds a statement of
 		// that name: another client's, left there by a pooler that shares
@@ -213,6 +210,21 @@ func probeServer(ctx context.Context, cfg *pgx.ConnConfig) (probeFindings, error
 		return probeFindings{}, err
 	}
 	taken, err := takeServerConnection(ctx, holders, preparedOn)
+	// Another client of a busy pooler may take the server connection
+	// before the holders do: try again on the one the next transaction
+	// gets, before taking the first to own its server connection.
+	for attempt := 1; err == nil && !taken && attempt < probeAttempts; attempt++ {
+		if err = releaseAll(ctx, holders); err != nil {
+			break
+		}
+		if statement, preparedOn, err = prepareProbe(ctx, first); err != nil {
+			break
+		}
+		taken, err = takeServerConnection(ctx, holders, preparedOn)
+	}
+	if IsLostStatement(err) {
+		return probeFindings{sharedSessions: true}, nil
+	}
 	if err != nil || !taken {
 		return probeFindings{carriesStatements: true}, err
 	}
@@ -222,6 +234,31 @@ func probeServer(ctx context.Context, cfg *pgx.ConnConfig) (probeFindings, error
 		return probeFindings{sharedSessions: true}, nil
 	}
 	return probeFindings{carriesStatements: err == nil, sharedSessions: true}, err
+}
+
+// prepareProbe prepares a statement of a new name in a transaction of
+// its own on c, and returns its name and the server process it ran on.
+func prepareProbe(ctx context.Context, c *pgx.Conn) (string, uint32, error) {
+	statement := "taskflow_probe_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	var preparedOn uint32
+	err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		if _, err := tx.Prepare(ctx, statement, "SELECT pg_backend_pid()"); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, statement).Scan(&preparedOn)
+	})
+	return statement, preparedOn, err
+}
+
+// releaseAll ends the transactions takeServerConnection left open, so
+// that the holders' server connections go back to the pooler.
+func releaseAll(ctx context.Context, holders []*pgx.Conn) error {
+	for _, c := range holders {
+		if _, err := c.Exec(ctx, "ROLLBACK", pgx.QueryExecModeSimpleProtocol); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // connectAll opens n connections at once: over the network each costs a
