@@ -256,22 +256,61 @@ func runPipeline(ctx context.Context, conn *pgconn.PgConn, calls []pgCallSpec, b
 		for i := range placeholders {
 			placeholders[i] = "$" + strconv.Itoa(i+1)
 		}
+		pipeline.SendQueryParams(asyncCommit, nil, nil, nil, nil)
 		pipeline.SendQueryParams("SELECT "+call.fn+"("+strings.Join(placeholders, ", ")+")", params, nil, nil, nil)
 		pipeline.SendPipelineSync()
 	}
+	pipeline.SendQueryParams(durableCommit, nil, nil, nil, nil)
+	pipeline.SendPipelineSync()
 	if err := pipeline.Flush(); err != nil {
 		_ = pipeline.Close()
 		return nil, err
 	}
 	results := make([]pipelineResult, len(calls))
 	for i := range calls {
+		if err := skipResult(pipeline); err != nil { // asyncCommit's
+			_ = pipeline.Close()
+			return nil, err
+		}
 		results[i] = readCallResult(pipeline)
 		if _, err := pipeline.GetResults(); err != nil { // its Sync
 			_ = pipeline.Close()
 			return nil, err
 		}
 	}
+	if err := skipResult(pipeline); err != nil { // durableCommit's
+		_ = pipeline.Close()
+		return nil, err
+	}
+	if _, err := pipeline.GetResults(); err != nil {
+		_ = pipeline.Close()
+		return nil, err
+	}
 	return results, pipeline.Close()
+}
+
+// A batch's commands commit without waiting for the write-ahead log to
+// reach the disk (each would wait a flush, a replicated one on Neon), and
+// the batch ends with a transaction that has an id, so that its commit
+// waits for the log up to itself: every command's commit is before it in
+// the log, so all are durable before the batch answers.
+const (
+	asyncCommit   = "SELECT set_config('synchronous_commit', 'off', true)"
+	durableCommit = "SELECT pg_current_xact_id()"
+)
+
+// skipResult reads a result whose rows do not matter.
+func skipResult(pipeline *pgconn.Pipeline) error {
+	res, err := pipeline.GetResults()
+	if err != nil {
+		return err
+	}
+	rr, ok := res.(*pgconn.ResultReader)
+	if !ok {
+		return fmt.Errorf("database: a pipeline answered %T where a result was due", res)
+	}
+	_, err = rr.Close()
+	return err
 }
 
 // readCallResult reads one call's result from the pipeline.
