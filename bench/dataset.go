@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"taskflow/models/position"
 	"time"
 
 	"github.com/google/uuid"
@@ -175,13 +176,14 @@ func seed(ctx context.Context, db *gorm.DB, d dataset) error {
 		}); err != nil {
 			return err
 		}
-		if err := insertRows(tx, "tasks (id, user_id, title, description, completed, priority, due_date, completed_at, version, created_at, updated_at)", len(d.Tasks), func(i int) []any {
+		positions := seedPositions(len(d.Tasks), func(i int) string { return d.Tasks[i].UserID })
+		if err := insertRows(tx, "tasks (id, user_id, title, description, completed, priority, due_date, completed_at, version, created_at, updated_at, position)", len(d.Tasks), func(i int) []any {
 			t := d.Tasks[i]
 			updated := t.Created
 			if t.CompletedAt != nil {
 				updated = *t.CompletedAt
 			}
-			return []any{t.ID, t.UserID, t.Title, t.Description, t.Completed, t.Priority, t.Due, t.CompletedAt, 1, t.Created, updated}
+			return []any{t.ID, t.UserID, t.Title, t.Description, t.Completed, t.Priority, t.Due, t.CompletedAt, 1, t.Created, updated, positions[i]}
 		}); err != nil {
 			return err
 		}
@@ -195,6 +197,27 @@ func seed(ctx context.Context, db *gorm.DB, d dataset) error {
 			return []any{links[i][0], links[i][1]}
 		})
 	})
+}
+
+// seedPositions gives each user's n seeded tasks, in order, evenly spaced
+// positions among the user's inbox tasks: siblings' positions are unique.
+func seedPositions(n int, userOf func(int) string) []string {
+	count := map[string]int{}
+	for i := range n {
+		count[userOf(i)]++
+	}
+	keys := map[string][]string{}
+	for user, c := range count {
+		keys[user] = position.Spread(c)
+	}
+	out := make([]string, n)
+	next := map[string]int{}
+	for i := range n {
+		user := userOf(i)
+		out[i] = keys[user][next[user]]
+		next[user]++
+	}
+	return out
 }
 
 // insertRows inserts n rows into target ("table (columns)") in batches;

@@ -17,6 +17,7 @@ import (
 
 	"taskflow/auth"
 	"taskflow/database"
+	"taskflow/models/position"
 )
 
 // The search suite (go run ./bench --search) measures what the review of
@@ -104,8 +105,9 @@ func seedSearchers(ctx context.Context, db *gorm.DB) error {
 	zipf := rand.NewZipf(rng, 1.1, 2, uint64(len(vocabulary)-1))
 	runs := strings.Repeat("a", searchDescription-1) + "b"
 	for _, user := range []string{proseUser, runsUser} {
+		positions := position.Spread(searchTasks)
 		err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return insertRows(tx, "tasks (id, user_id, title, description, completed, priority, version, created_at, updated_at)", searchTasks,
+			return insertRows(tx, "tasks (id, user_id, title, description, completed, priority, version, created_at, updated_at, position)", searchTasks,
 				func(i int) []any {
 					created := seedBase.Add(-time.Duration(searchTasks-i) * time.Minute)
 					title, description := fmt.Sprintf("Task %d", i), runs
@@ -113,7 +115,7 @@ func seedSearchers(ctx context.Context, db *gorm.DB) error {
 						title = verbs[rng.IntN(len(verbs))] + " " + objects[rng.IntN(len(objects))]
 						description = proseDescription(zipf, vocabulary)
 					}
-					return []any{uuidAt(rng, created), user, title, description, false, 1, 1, created, created}
+					return []any{uuidAt(rng, created), user, title, description, false, 1, 1, created, created, positions[i]}
 				})
 		})
 		if err != nil {
